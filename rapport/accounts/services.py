@@ -1,0 +1,192 @@
+"""Writes for users, teams and API tokens."""
+
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from rapport.accounts.models import ApiToken, Team, User
+from rapport.accounts.roles import Role
+from rapport.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from rapport.core.events import record_event
+from rapport.core.normalise import normalise_email
+from rapport.core.permissions import is_admin
+
+TOKEN_PREFIX = "rap_"  # noqa: S105 - a public marker, not a secret
+
+
+def _require_admin(actor, what: str):
+    if not is_admin(actor):
+        raise PermissionDenied(f"Only admins {what}.")
+
+
+@transaction.atomic
+def team_create(*, actor, name: str) -> Team:
+    _require_admin(actor, "manage teams")
+    name = " ".join((name or "").split())
+    if not name or len(name) > 80:
+        raise ValidationFailed(fields={"name": ["Enter a name of 1 to 80 characters."]})
+    if Team.objects.filter(name__iexact=name).exists():
+        raise Conflict(fields={"name": [f"A team named “{name}” exists."]})
+    team = Team.objects.create(name=name)
+    record_event(type="team.created", object_type="team", object_id=team.pk, actor=actor,
+                 data={"name": name})
+    return team
+
+
+@transaction.atomic
+def team_rename(*, actor, team: Team, name: str) -> Team:
+    _require_admin(actor, "manage teams")
+    name = " ".join((name or "").split())
+    if not name or len(name) > 80:
+        raise ValidationFailed(fields={"name": ["Enter a name of 1 to 80 characters."]})
+    if Team.objects.filter(name__iexact=name).exclude(pk=team.pk).exists():
+        raise Conflict(fields={"name": [f"A team named “{name}” exists."]})
+    old, team.name = team.name, name
+    team.save(update_fields=["name"])
+    record_event(type="team.updated", object_type="team", object_id=team.pk, actor=actor,
+                 data={"changes": {"name": [old, name]}})
+    return team
+
+
+def _clean_user_fields(*, email=None, full_name=None, role=None, team_id=None, errors):
+    cleaned = {}
+    if email is not None:
+        try:
+            cleaned["email"] = normalise_email(email)
+            if not cleaned["email"]:
+                errors["email"] = ["This field is required."]
+        except ValueError as exc:
+            errors["email"] = [str(exc)]
+    if full_name is not None:
+        full_name = " ".join(full_name.split())
+        if not full_name or len(full_name) > 150:
+            errors["full_name"] = ["Enter a name of 1 to 150 characters."]
+        cleaned["full_name"] = full_name
+    if role is not None:
+        if role not in Role.values:
+            errors["role"] = [f"Choose one of: {', '.join(Role.values)}."]
+        cleaned["role"] = role
+    if team_id is not None:
+        team = Team.objects.filter(pk=team_id).first()
+        if team is None:
+            errors["team_id"] = ["No such team."]
+        cleaned["team"] = team
+    return cleaned
+
+
+@transaction.atomic
+def user_create(*, actor, email: str, full_name: str, role: str = Role.SALES,
+                team_id: int | None = None, password: str | None = None) -> User:
+    """Create a user; without a password, the account cannot log in until one is set."""
+    if actor is not None:
+        _require_admin(actor, "add users")
+    errors: dict = {}
+    cleaned = _clean_user_fields(email=email, full_name=full_name, role=role,
+                                 team_id=team_id, errors=errors)
+    if password:
+        try:
+            validate_password(password)
+        except DjangoValidationError as exc:
+            errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if User.objects.filter(email=cleaned["email"]).exists():
+        raise Conflict(fields={"email": ["A user with this email exists."]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                cleaned["email"], password or None, full_name=cleaned["full_name"],
+                role=cleaned["role"], team=cleaned.get("team"),
+                is_superuser=cleaned["role"] == Role.ADMIN,
+            )
+    except IntegrityError:
+        raise Conflict(fields={"email": ["A user with this email exists."]}) from None
+    record_event(type="user.created", object_type="user", object_id=user.pk, actor=actor,
+                 data={"email": user.email, "role": user.role})
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, full_name=None, role=None, team_id=None,
+                is_active=None) -> User:
+    _require_admin(actor, "change users")
+    errors: dict = {}
+    cleaned = _clean_user_fields(full_name=full_name, role=role, team_id=team_id, errors=errors)
+    if is_active is False and user.pk == actor.pk:
+        errors["is_active"] = ["You cannot deactivate yourself."]
+    if role is not None and role != Role.ADMIN and user.pk == actor.pk:
+        errors["role"] = ["You cannot remove your own admin role."]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    changes = {}
+    for field, value in cleaned.items():
+        old = getattr(user, field)
+        if old != value:
+            changes[field] = [str(old) if old is not None else None,
+                              str(value) if value is not None else None]
+            setattr(user, field, value)
+    if is_active is not None and is_active != user.is_active:
+        changes["is_active"] = [user.is_active, is_active]
+        user.is_active = is_active
+    if "role" in cleaned:
+        user.is_superuser = user.role == Role.ADMIN
+    if changes:
+        user.save()
+        record_event(type="user.updated", object_type="user", object_id=user.pk, actor=actor,
+                     data={"changes": changes})
+    return user
+
+
+@transaction.atomic
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the token row and the token itself, which is shown once and never stored."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 80:
+        raise ValidationFailed(fields={"name": ["Enter a name of 1 to 80 characters."]})
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10],
+                                    digest=ApiToken.digest_of(raw))
+    record_event(type="api_token.created", object_type="user", object_id=user.pk, actor=user,
+                 data={"token_id": token.pk, "name": name})
+    return token, raw
+
+
+@transaction.atomic
+def token_revoke(*, actor, token_id: int) -> ApiToken:
+    token = ApiToken.objects.filter(pk=token_id).first()
+    if token is None or (token.user_id != actor.pk and not is_admin(actor)):
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        record_event(type="api_token.revoked", object_type="user", object_id=token.user_id,
+                     actor=actor, data={"token_id": token.pk})
+    return token
+
+
+def user_for_token(raw: str) -> User | None:
+    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    token = (ApiToken.objects.select_related("user")
+             .filter(digest=ApiToken.digest_of(raw), revoked_at__isnull=True).first())
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    # Touch last-use at most once a minute, so reads stay reads.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def ensure_admin(*, email: str = "admin@example.com") -> tuple[User | None, str | None]:
+    """First start: create the admin with a generated password. Later starts: nothing."""
+    if User.objects.filter(is_superuser=True).exists():
+        return None, None
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_superuser(email, password, full_name="Admin")
+    record_event(type="user.created", object_type="user", object_id=user.pk,
+                 data={"email": user.email, "role": user.role})
+    return user, password

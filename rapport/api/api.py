@@ -1,0 +1,101 @@
+"""The REST API at /api/v1: one NinjaAPI, its authentication and its error shape."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from rapport.api.auth import ActiveSessionAuth, TokenAuth
+from rapport.api.responses import error_response, from_domain_error
+from rapport.core.errors import RapportError
+
+logger = logging.getLogger(__name__)
+
+
+api = NinjaAPI(
+    title="Rapport API",
+    version="1",
+    description="The Rapport CRM REST API. Conventions: see docs/api.md.",
+    auth=[TokenAuth(), ActiveSessionAuth()],
+    urls_namespace="api",
+)
+
+
+def _validation_fields(errors) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "query")]
+        name = ".".join(loc) or "__all__"
+        message = error.get("msg", "Invalid value.")
+        if error.get("type") == "extra_forbidden":
+            message = "Unknown field."
+        elif error.get("type") == "missing":
+            message = "This field is required."
+        fields.setdefault(name, []).append(message)
+    return fields
+
+
+@api.exception_handler(RapportError)
+def domain_error(request, exc):
+    return from_domain_error(exc)
+
+
+@api.exception_handler(ValidationError)
+def request_validation_error(request, exc):
+    fields = _validation_fields(exc.errors)
+    count = len(fields)
+    return error_response(422, "validation_error",
+                          f"{count} field{'s are' if count != 1 else ' is'} invalid", fields)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    response = error_response(401, "unauthenticated",
+                              "Send a valid API token: Authorization: Bearer <token>.")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="rapport"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    code = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+            405: "method_not_allowed", 429: "rate_limited"}.get(exc.status_code, "error")
+    message = str(exc)
+    if exc.status_code == 400 and "parse" in message.lower():
+        message = "The request body is not valid JSON."
+    return error_response(exc.status_code, code, message)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return error_response(404, "not_found", "Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc):
+    return error_response(413, "payload_too_large", "The request body is too large.")
+
+
+@api.exception_handler(Exception)
+def unexpected(request, exc):
+    logger.exception("Unhandled API error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error",
+                          "Something went wrong on our side; nothing was changed.")
+
+
+def _mount():
+    from rapport.accounts.api import router as accounts_router
+    from rapport.activities.api import router as activities_router
+    from rapport.contacts.api import companies, contacts
+    from rapport.core.api import router as core_router
+
+    api.add_router("/", accounts_router)
+    api.add_router("/contacts", contacts)
+    api.add_router("/companies", companies)
+    api.add_router("/activities", activities_router)
+    api.add_router("/", core_router)
+
+
+_mount()

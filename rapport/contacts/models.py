@@ -1,0 +1,99 @@
+from django.db import models
+from django.db.models import Q
+
+from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.core.models import CRMModel
+
+LIVE = Q(deleted_at__isnull=True)
+
+
+class Address(models.Model):
+    street = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2")
+
+    class Meta:
+        abstract = True
+
+
+class Company(CRMModel, Address):
+    object_type = "company"
+
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=253, blank=True)
+    website = models.URLField(max_length=500, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    size = models.CharField(max_length=16, choices=CompanySize.choices, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    description = models.TextField(blank=True)
+    linkedin_url = models.URLField(max_length=500, blank=True)
+    twitter_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        indexes = [
+            models.Index(fields=["name", "id"], name="company_name", condition=LIVE),
+            models.Index(fields=["created_at", "id"], name="company_created", condition=LIVE),
+            models.Index(fields=["updated_at", "id"], name="company_updated", condition=LIVE),
+            models.Index(fields=["domain"], name="company_domain"),
+            models.Index(fields=["owner", "name"], name="company_owner"),
+            models.Index(fields=["industry"], name="company_industry"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def search_text(self):
+        return [self.name, self.domain, self.industry, self.city]
+
+
+class Contact(CRMModel, Address):
+    object_type = "contact"
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    emails = models.JSONField(default=list, blank=True, help_text="Further addresses")
+    phone = models.CharField(max_length=20, blank=True)
+    phones = models.JSONField(default=list, blank=True, help_text="Further numbers, E.164")
+    title = models.CharField(max_length=150, blank=True)
+    lifecycle_stage = models.CharField(max_length=24, choices=LifecycleStage.choices,
+                                       default=LifecycleStage.LEAD)
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="contacts")
+    linkedin_url = models.URLField(max_length=500, blank=True)
+    twitter_url = models.URLField(max_length=500, blank=True)
+    website = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["last_name", "id"], name="contact_name",
+                         condition=LIVE),
+            models.Index(fields=["first_name", "id"], name="contact_first_name", condition=LIVE),
+            models.Index(fields=["created_at", "id"], name="contact_created", condition=LIVE),
+            models.Index(fields=["updated_at", "id"], name="contact_updated", condition=LIVE),
+            models.Index(fields=["email"], name="contact_email"),
+            models.Index(fields=["phone"], name="contact_phone"),
+            models.Index(fields=["owner", "last_name"], name="contact_owner"),
+            models.Index(fields=["lifecycle_stage", "id"], name="contact_stage"),
+            models.Index(fields=["company", "last_name"], name="contact_company"),
+            models.Index(fields=["country"], name="contact_country"),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email or \
+            f"Contact #{self.pk}"
+
+    @property
+    def all_emails(self) -> list[str]:
+        return [e for e in [self.email, *self.emails] if e]
+
+    def search_text(self):
+        return [self.first_name, self.last_name, *self.all_emails, self.phone, self.title,
+                self.city]

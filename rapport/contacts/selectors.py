@@ -1,0 +1,133 @@
+"""Every read of contacts and companies, scoped to what the user may see."""
+
+from django.db.models import Count, Prefetch, Q
+
+from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.contacts.models import Company, Contact
+from rapport.core import listing
+from rapport.core.customfields import definitions_for
+from rapport.core.listing import Field, ListSpec
+from rapport.core.models import Tag
+from rapport.core.permissions import restrict
+
+_COMMON = {
+    "id": Field("int", sortable=False),
+    "owner_id": Field("ref", label="Owner"),
+    "created_at": Field("datetime", sortable=True, label="Created"),
+    "updated_at": Field("datetime", sortable=True, label="Updated"),
+    "city": Field("text", label="City"),
+    "country": Field("text", label="Country"),
+}
+
+CONTACT_LIST = ListSpec(
+    object_type="contact",
+    default_sort="-created_at",
+    fields={
+        **_COMMON,
+        "first_name": Field("text", sortable=True, label="First name"),
+        "last_name": Field("text", sortable=True, label="Last name"),
+        "email": Field("text", label="Email"),
+        "phone": Field("text", label="Phone"),
+        "title": Field("text", label="Title"),
+        "lifecycle_stage": Field("choice", choices=tuple(LifecycleStage.values),
+                                 label="Lifecycle stage"),
+        "company_id": Field("ref", label="Company"),
+        "company_name": Field("text", path="company__name", label="Company name"),
+    },
+)
+
+COMPANY_LIST = ListSpec(
+    object_type="company",
+    default_sort="name",
+    fields={
+        **_COMMON,
+        "name": Field("text", sortable=True, label="Name"),
+        "domain": Field("text", label="Domain"),
+        "industry": Field("text", label="Industry"),
+        "size": Field("choice", choices=tuple(CompanySize.values), label="Size"),
+    },
+)
+
+_TAGS = Prefetch("tags", queryset=Tag.objects.order_by("name"))
+
+
+def contact_visible(*, user, trashed: bool = False):
+    base = Contact.all_objects.filter(deleted_at__isnull=not trashed)
+    return restrict(base, user, "contact")
+
+
+def company_visible(*, user, trashed: bool = False):
+    base = Company.all_objects.filter(deleted_at__isnull=not trashed)
+    return restrict(base, user, "company")
+
+
+def contact_list(*, user, params) -> listing.Page:
+    query = listing.parse(params, CONTACT_LIST, definitions_for("contact"))
+    queryset = listing.apply(contact_visible(user=user), query, CONTACT_LIST)
+    queryset = queryset.select_related("company", "owner").prefetch_related(_TAGS)
+    return listing.paginate(queryset, query, CONTACT_LIST)
+
+
+def company_list(*, user, params) -> listing.Page:
+    query = listing.parse(params, COMPANY_LIST, definitions_for("company"))
+    queryset = listing.apply(company_visible(user=user), query, COMPANY_LIST)
+    queryset = queryset.select_related("owner").prefetch_related(_TAGS).annotate(
+        contact_count=Count("contacts", filter=Q(contacts__deleted_at__isnull=True))
+    )
+    return listing.paginate(queryset, query, COMPANY_LIST)
+
+
+def contact_get(*, user, contact_id: int) -> Contact | None:
+    return (contact_visible(user=user).select_related("company", "owner", "created_by")
+            .prefetch_related(_TAGS).filter(pk=contact_id).first())
+
+
+def company_get(*, user, company_id: int) -> Company | None:
+    return (company_visible(user=user).select_related("owner", "created_by")
+            .prefetch_related(_TAGS).filter(pk=company_id).first())
+
+
+def company_contacts(*, user, company: Company):
+    return (contact_visible(user=user).filter(company=company)
+            .select_related("owner").order_by("last_name", "first_name", "id"))
+
+
+def trash_list(*, user, object_type: str, limit: int = 200):
+    visible = contact_visible if object_type == "contact" else company_visible
+    return visible(user=user, trashed=True).order_by("-deleted_at")[:limit]
+
+
+def search_all(*, user, query: str, limit: int = 8) -> dict:
+    """The global search box: the best matches of each object type."""
+    contacts = listing.apply(
+        contact_visible(user=user),
+        listing.parse(_Params(q=query), CONTACT_LIST), CONTACT_LIST,
+    ).select_related("company").order_by("last_name", "first_name", "id")[:limit]
+    companies = listing.apply(
+        company_visible(user=user),
+        listing.parse(_Params(q=query, sort="name"), COMPANY_LIST), COMPANY_LIST,
+    ).order_by("name", "id")[:limit]
+    return {"contacts": list(contacts), "companies": list(companies)}
+
+
+class _Params(dict):
+    """A minimal QueryDict stand-in for selectors called with a few known parameters."""
+
+    def getlist(self, key):
+        return [self[key]] if key in self else []
+
+
+def company_choices(*, user, limit: int = 500, include_id: int | None = None) -> list[Company]:
+    """Visible companies for a form's select, by name; `include_id` is kept even past `limit`."""
+    companies = list(company_visible(user=user).only("id", "name").order_by("name", "id")[:limit])
+    if include_id and all(c.pk != include_id for c in companies):
+        extra = company_visible(user=user).only("id", "name").filter(pk=include_id).first()
+        if extra:
+            companies.append(extra)
+    return companies
+
+
+def records_by_ids(*, user, object_type: str, ids) -> list:
+    """The visible contacts or companies among `ids` (for confirming a bulk action)."""
+    visible = contact_visible if object_type == "contact" else company_visible
+    return list(visible(user=user).filter(pk__in=ids)[:1000])

@@ -1,0 +1,257 @@
+"""Every write to contacts and companies: the UI, the API, imports and jobs all come here."""
+
+import phonenumbers
+from django.db import transaction
+
+from rapport.accounts.models import User
+from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.contacts.models import Company, Contact
+from rapport.contacts.selectors import company_visible, contact_visible
+from rapport.core import records
+from rapport.core.cleaning import choice, clean_fields, listed, optional, text
+from rapport.core.customfields import clean_custom_fields
+from rapport.core.errors import Conflict, NotFound, ValidationFailed
+from rapport.core.history import snapshot
+from rapport.core.normalise import (
+    domain_of_url,
+    normalise_domain,
+    normalise_email,
+    normalise_phone,
+    normalise_url,
+)
+from rapport.core.tags import add_tags, clean_tag_names
+
+MAX_BULK = 1000
+
+
+def _country(value):
+    value = text(2)(value).upper()
+    if value and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("Enter an ISO 3166 country code, such as DE or US.")
+    return value
+
+
+def _user_id(value):
+    if value in (None, ""):
+        return None
+    try:
+        user_id = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("Enter a user id.") from None
+    if not User.objects.filter(pk=user_id, is_active=True).exists():
+        raise ValueError("No active user with this id.")
+    return user_id
+
+
+ADDRESS = {
+    "street": text(200), "city": text(100), "region": text(100),
+    "postal_code": text(20), "country": _country,
+}
+SOCIAL = {
+    "linkedin_url": optional(normalise_url), "twitter_url": optional(normalise_url),
+}
+
+
+def _company_cleaners(actor):
+    return {
+        "name": text(200), "domain": optional(normalise_domain, 253),
+        "website": optional(normalise_url), "industry": text(100),
+        "size": lambda v: choice(CompanySize)(v) if v else "",
+        "phone": optional(normalise_phone, 40), "description": text(10_000, multiline=True),
+        "owner_id": _user_id, **ADDRESS, **SOCIAL,
+    }
+
+
+def _contact_cleaners(actor):
+    def company_id(value):
+        if value in (None, ""):
+            return None
+        try:
+            pk = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("Enter a company id.") from None
+        if not company_visible(user=actor).filter(pk=pk).exists():
+            raise ValueError("No such company.")
+        return pk
+
+    return {
+        "first_name": text(100), "last_name": text(100),
+        "email": optional(normalise_email, 254), "emails": listed(normalise_email),
+        "phone": optional(normalise_phone, 40), "phones": listed(normalise_phone),
+        "title": text(150), "lifecycle_stage": choice(LifecycleStage),
+        "company_id": company_id, "owner_id": _user_id, "website": optional(normalise_url),
+        **ADDRESS, **SOCIAL,
+    }
+
+
+def _split(data: dict) -> tuple[dict, object, object]:
+    data = dict(data)
+    return data, data.pop("tags", None), data.pop("custom_fields", None)
+
+
+def _check_contact_identity(values: dict):
+    if not (values.get("first_name") or values.get("last_name") or values.get("email")):
+        raise ValidationFailed(fields={"first_name": ["Enter a name or an email address."]})
+    if values.get("email") in values.get("emails", []):
+        values["emails"] = [e for e in values["emails"] if e != values["email"]]
+    if values.get("phone") in values.get("phones", []):
+        values["phones"] = [p for p in values["phones"] if p != values["phone"]]
+
+
+def _reject_duplicate_email(email: str, exclude_id=None):
+    if not email:
+        return
+    match = Contact.objects.filter(email=email).exclude(pk=exclude_id).values("pk").first()
+    if match:
+        raise Conflict("A contact with this email exists.",
+                       fields={"email": ["A contact with this email exists."]},
+                       existing_id=match["pk"])
+
+
+def _clean(cleaners, data, object_type, current=None):
+    """Clean fields, tags and custom fields together so one error names every bad field."""
+    data, tags, custom = _split(data)
+    errors = {}
+    try:
+        values = clean_fields(cleaners, data)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+        values = {}
+    try:
+        tag_names = clean_tag_names(tags) if tags is not None else None
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    try:
+        if custom is not None or current is None:
+            values["custom_fields"] = clean_custom_fields(object_type, custom, current)
+    except ValidationFailed as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return values, tag_names
+
+
+@transaction.atomic
+def company_create(*, actor, data: dict) -> Company:
+    values, tags = _clean(_company_cleaners(actor), data, "company")
+    if not values.get("name"):
+        raise ValidationFailed(fields={"name": ["This field is required."]})
+    if not values.get("domain") and values.get("website"):
+        values["domain"] = domain_of_url(values["website"])
+    return records.create_record(Company(**values), actor=actor, tags=tags)
+
+
+@transaction.atomic
+def company_update(*, actor, company_id: int, data: dict,
+                   expected_version: int | None = None) -> Company:
+    _visible_or_404(company_visible(user=actor), company_id)
+    company = records.lock(Company, company_id, expected_version=expected_version)
+    before = snapshot(company, records.tracked_fields(company))
+    values, tags = _clean(_company_cleaners(actor), data, "company", company.custom_fields)
+    for field, value in values.items():
+        setattr(company, field, value)
+    if not company.name:
+        raise ValidationFailed(fields={"name": ["This field is required."]})
+    return records.update_record(company, actor=actor, before=before, tags=tags)
+
+
+@transaction.atomic
+def contact_create(*, actor, data: dict, allow_duplicate: bool = False) -> Contact:
+    values, tags = _clean(_contact_cleaners(actor), data, "contact")
+    _check_contact_identity(values)
+    if not allow_duplicate:
+        _reject_duplicate_email(values.get("email", ""))
+    return records.create_record(Contact(**values), actor=actor, tags=tags)
+
+
+@transaction.atomic
+def contact_update(*, actor, contact_id: int, data: dict,
+                   expected_version: int | None = None) -> Contact:
+    _visible_or_404(contact_visible(user=actor), contact_id)
+    contact = records.lock(Contact, contact_id, expected_version=expected_version)
+    before = snapshot(contact, records.tracked_fields(contact))
+    values, tags = _clean(_contact_cleaners(actor), data, "contact", contact.custom_fields)
+    for field, value in values.items():
+        setattr(contact, field, value)
+    _check_contact_identity(contact.__dict__)
+    if "email" in values and values["email"] != before.get("email"):
+        _reject_duplicate_email(contact.email, exclude_id=contact.pk)
+    return records.update_record(contact, actor=actor, before=before, tags=tags)
+
+
+def _visible_or_404(queryset, pk):
+    if not queryset.filter(pk=pk).exists():
+        raise NotFound()
+
+
+MODELS = {"contact": (Contact, contact_visible), "company": (Company, company_visible)}
+
+
+@transaction.atomic
+def record_delete(*, actor, object_type: str, record_id: int):
+    model, visible = MODELS[object_type]
+    _visible_or_404(visible(user=actor), record_id)
+    return records.trash_record(records.lock(model, record_id), actor=actor)
+
+
+@transaction.atomic
+def record_restore(*, actor, object_type: str, record_id: int):
+    _, visible = MODELS[object_type]
+    instance = visible(user=actor, trashed=True).select_for_update().filter(pk=record_id).first()
+    if instance is None:
+        raise NotFound()
+    return records.restore_record(instance, actor=actor)
+
+
+def _bulk_ids(ids) -> list[int]:
+    if not isinstance(ids, list | tuple) or not ids:
+        raise ValidationFailed(fields={"ids": ["Choose at least one record."]})
+    if len(ids) > MAX_BULK:
+        raise ValidationFailed(fields={"ids": [f"Choose at most {MAX_BULK} records."]})
+    try:
+        return [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise ValidationFailed(fields={"ids": ["Ids must be whole numbers."]}) from None
+
+
+@transaction.atomic
+def records_bulk_tag(*, actor, object_type: str, ids, tags) -> int:
+    _, visible = MODELS[object_type]
+    names = clean_tag_names(tags)
+    if not names:
+        raise ValidationFailed(fields={"tags": ["Enter at least one tag."]})
+    changed = 0
+    for instance in visible(user=actor).filter(pk__in=_bulk_ids(ids)).prefetch_related("tags"):
+        before = snapshot(instance, records.tracked_fields(instance))
+        add_tags(instance, names)
+        records.update_record(instance, actor=actor, before=before)
+        changed += 1
+    return changed
+
+
+@transaction.atomic
+def records_bulk_assign(*, actor, object_type: str, ids, owner_id) -> int:
+    _, visible = MODELS[object_type]
+    try:
+        owner = _user_id(owner_id)
+    except ValueError as exc:
+        raise ValidationFailed(fields={"owner_id": [str(exc)]}) from None
+    if owner is None:
+        raise ValidationFailed(fields={"owner_id": ["Choose an owner."]})
+    changed = 0
+    for instance in visible(user=actor).filter(pk__in=_bulk_ids(ids)).prefetch_related("tags"):
+        before = snapshot(instance, records.tracked_fields(instance))
+        instance.owner_id = owner
+        records.update_record(instance, actor=actor, before=before)
+        changed += 1
+    return changed
+
+
+@transaction.atomic
+def records_bulk_delete(*, actor, object_type: str, ids) -> int:
+    _, visible = MODELS[object_type]
+    changed = 0
+    for instance in visible(user=actor).filter(pk__in=_bulk_ids(ids)):
+        records.trash_record(instance, actor=actor)
+        changed += 1
+    return changed

@@ -1,0 +1,168 @@
+"""The shared kernel's tables and the base every business record inherits."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from rapport.core.choices import CustomFieldType, Source
+
+
+class LiveManager(models.Manager):
+    """Records not in the trash; `all_objects` reaches the trash too."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class CRMModel(models.Model):
+    """Timestamps, authorship, owner, optimistic version, soft delete, tags, custom fields.
+
+    A business model inherits this and gets the whole kernel; services in
+    `rapport.core.records` do the writing so every path records history and events.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    version = models.PositiveIntegerField(default=1)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField("core.Tag", blank=True, related_name="+")
+
+    # The name used in events, scopes, custom field definitions and search.
+    object_type: str = ""
+
+    objects = LiveManager()
+    all_objects = models.Manager()  # noqa: DJ012 - object_type is a constant, not a field
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64)
+    slug = models.SlugField(max_length=64, unique=True)
+    color = models.CharField(max_length=7, default="#64748b")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Event(models.Model):
+    """The transactional outbox: one row per change, written with the change."""
+
+    type = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.BigIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UI)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="event_object"),
+            models.Index(fields=["type", "created_at"], name="event_type_time"),
+            models.Index(fields=["created_at", "id"], name="event_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.object_type}:{self.object_id}"
+
+    @property
+    def changes(self) -> dict:
+        return self.data.get("changes", {})
+
+
+class CustomFieldDefinition(models.Model):
+    object_type = models.CharField(max_length=32)
+    key = models.SlugField(max_length=64)
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=16, choices=CustomFieldType.choices)
+    options = models.JSONField(default=list, blank=True)
+    is_required = models.BooleanField(default=False)
+    help_text = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["object_type", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "key"], name="custom_field_key_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.object_type}.{self.key}"
+
+
+class SearchDocument(models.Model):
+    """One row per searchable record: its text, lower-cased with accents removed.
+
+    SQLite indexes `body` with an FTS5 table kept in step by triggers; PostgreSQL
+    with a full-text GIN index and a trigram index (see migration 0002).
+    """
+
+    object_type = models.CharField(max_length=32)
+    object_id = models.BigIntegerField()
+    body = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "object_id"], name="search_doc_unique"),
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST carrying an Idempotency-Key, replayed for 24 hours."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_unique"),
+        ]
+
+
+class SavedView(models.Model):
+    """A named list view: the query string of filters, search and sort."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    object_type = models.CharField(max_length=32)
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "object_type", "name"], name="saved_view_name_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,91 @@
+"""Normalising what people type: emails, phones, URLs, domains, names."""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import phonenumbers
+from django.conf import settings
+from email_validator import EmailNotValidError, validate_email
+
+
+def normalise_email(value: str) -> str:
+    """Syntax-checked (no DNS) and lower-cased; raises ValueError with the reason."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        result = validate_email(value, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return result.normalized.lower()
+
+
+def normalise_phone(value: str, region: str | None = None) -> str:
+    """E.164 (`+14155550123`); numbers without a country code use the default region."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValueError("Enter a valid phone number.") from None
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        raise ValueError("Enter a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(value: str) -> str:
+    """E.164 shown the international way (`+1 415-555-0123`)."""
+    if not value:
+        return ""
+    try:
+        return phonenumbers.format_number(
+            phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
+    except phonenumbers.NumberParseException:
+        return value
+
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def normalise_url(value: str) -> str:
+    """An http(s) URL with a lower-case host; `example.com` becomes `https://example.com`."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if not _SCHEME.match(value):
+        value = "https://" + value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname or "." not in parts.hostname:
+        raise ValueError("Enter a valid URL.")
+    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def normalise_domain(value: str) -> str:
+    """A bare host name: `https://www.Example.com/about` becomes `example.com`."""
+    value = (value or "").strip().lower()
+    if not value:
+        return ""
+    if "://" in value or "/" in value:
+        value = urlsplit(value if "://" in value else "https://" + value).hostname or ""
+    value = value.removeprefix("www.")
+    if not _DOMAIN.match(value):
+        raise ValueError("Enter a valid domain, such as example.com.")
+    return value
+
+
+def domain_of_url(url: str) -> str:
+    try:
+        return normalise_domain(url)
+    except ValueError:
+        return ""
+
+
+def clean_text(value) -> str:
+    """Trimmed, with runs of whitespace inside collapsed."""
+    return " ".join(str(value or "").split())

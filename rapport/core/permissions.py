@@ -1,0 +1,26 @@
+"""Visibility scopes: which records a user may see, applied first by every selector."""
+
+from django.db.models import Q, QuerySet
+
+from rapport.accounts.roles import scope_for
+from rapport.core.choices import Scope
+
+
+def owner_filter(user, object_type: str, owner_field: str = "owner") -> Q:
+    """The condition a record meets to be in `user`'s scope for `object_type`."""
+    if not (user and user.is_authenticated and user.is_active):
+        return Q(pk__in=[])
+    scope = scope_for(user, object_type)
+    if scope == Scope.ALL:
+        return Q()
+    if scope == Scope.TEAM and user.team_id:
+        return Q(**{f"{owner_field}__team_id": user.team_id}) | Q(**{owner_field: user})
+    return Q(**{owner_field: user})
+
+
+def restrict(queryset: QuerySet, user, object_type: str, owner_field: str = "owner") -> QuerySet:
+    return queryset.filter(owner_filter(user, object_type, owner_field))
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_superuser or user.role == "admin"))

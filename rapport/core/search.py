@@ -1,0 +1,64 @@
+"""Full-text search over every searchable record, on SQLite (FTS5) and PostgreSQL.
+
+Text is folded (lower case, accents removed) in Python before it is stored and
+before it is queried, so both engines match "Muller" to "Müller" the same way.
+Each query word matches as a prefix; on PostgreSQL a trigram match also forgives typos.
+"""
+
+import re
+import unicodedata
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from rapport.core.models import SearchDocument
+
+MAX_TERMS = 8
+_WORD = re.compile(r"[\w@.+-]+")
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def terms(query: str) -> list[str]:
+    words = []
+    for word in _WORD.findall(fold(query)):
+        # FTS5 and tsquery each treat punctuation as syntax: keep letters and digits only.
+        parts = [p for p in re.split(r"[^\w]+", word) if p]
+        words.extend(parts)
+    return words[:MAX_TERMS]
+
+
+def index(obj) -> None:
+    """Create or refresh the search document of `obj` (called in its write's transaction)."""
+    body = fold(" ".join(p for p in obj.search_text() if p))
+    SearchDocument.objects.update_or_create(
+        object_type=obj.object_type, object_id=obj.pk, defaults={"body": body}
+    )
+
+
+def unindex(object_type: str, object_id: int) -> None:
+    SearchDocument.objects.filter(object_type=object_type, object_id=object_id).delete()
+
+
+def matching_ids(object_type: str, query: str):
+    """An expression for `.filter(id__in=...)` selecting the records that match `query`."""
+    words = terms(query)
+    if not words:
+        return RawSQL("SELECT NULL WHERE 1 = 0", [])
+    if connection.vendor == "postgresql":
+        tsquery = " & ".join(f"{w}:*" for w in words)
+        return RawSQL(
+            "SELECT object_id FROM core_searchdocument WHERE object_type = %s AND ("
+            "to_tsvector('simple', body) @@ to_tsquery('simple', %s) OR %s <%% body)",
+            [object_type, tsquery, " ".join(words)],
+        )
+    match = " ".join(f'"{w}"*' for w in words)
+    return RawSQL(
+        "SELECT d.object_id FROM core_searchdocument d "
+        "JOIN core_searchdocument_fts f ON f.rowid = d.id "
+        "WHERE core_searchdocument_fts MATCH %s AND d.object_type = %s",
+        [match, object_type],
+    )

@@ -1,0 +1,129 @@
+"""Realistic demo data through the same services as every other write."""
+
+import datetime
+import random
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from faker import Faker
+
+from rapport.accounts.models import Team, User
+from rapport.accounts.roles import Role
+from rapport.accounts.services import team_create, user_create
+from rapport.activities.choices import ActivityKind, CallOutcome, Priority
+from rapport.activities.services import activity_create
+from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.contacts.services import company_create, contact_create
+from rapport.core.context import write_source
+from rapport.core.errors import Conflict
+
+TEAMS = {
+    "Sales East": [Role.MANAGER, Role.SALES, Role.SALES],
+    "Sales West": [Role.MANAGER, Role.SALES, Role.SALES],
+    "Marketing": [Role.MARKETING],
+    "Support": [Role.SUPPORT],
+}
+TAGS = ["vip", "newsletter", "partner", "trade show", "renewal", "churn risk", "referral"]
+INDUSTRIES = ["Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics",
+              "Education", "Hospitality", "Energy", "Media"]
+NOTES = [
+    "Asked about **pricing for 50 seats**; send the volume sheet.",
+    "Prefers email over calls. Decision expected end of quarter.",
+    "Met at the trade show; interested in the *analytics* add-on.",
+    "Renewal coming up — check usage numbers before the call.",
+    "Champion moved teams; find the new budget owner.",
+]
+
+
+def _users(admin, fake) -> list[User]:
+    users = []
+    for team_name, roles in TEAMS.items():
+        team = Team.objects.filter(name=team_name).first() or team_create(actor=admin,
+                                                                          name=team_name)
+        for role in roles:
+            name = fake.name()
+            email = f"{slugify(name).replace('-', '.')}@example.com"
+            try:
+                users.append(user_create(actor=admin, email=email, full_name=name, role=role,
+                                         team_id=team.pk))
+            except Conflict:
+                continue
+    return users
+
+
+def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> dict:
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "es_ES"])
+    rng = random.Random(seed)
+    if seed is not None:
+        Faker.seed(seed)
+    admin = User.objects.filter(is_superuser=True).order_by("pk").first()
+    if admin is None:
+        raise ValueError("Create an admin first (rapport init).")
+    with write_source("cli"):
+        with transaction.atomic():
+            users = _users(admin, fake) or list(User.objects.filter(is_active=True))
+        sellers = [u for u in users if u.role in {Role.SALES, Role.MANAGER}] or users
+        companies = []
+        for _ in range(max(1, contacts // 5)):
+            with transaction.atomic():
+                name = fake.unique.company()
+                domain = slugify(name).replace("-", "")[:30] + ".example"
+                companies.append(company_create(actor=admin, data={
+                    "name": name, "owner_id": rng.choice(sellers).pk, "domain": domain,
+                    "industry": rng.choice(INDUSTRIES),
+                    "size": rng.choice(CompanySize.values), "city": fake.city(),
+                    "country": rng.choice(["US", "GB", "DE", "FR", "ES"]),
+                    "website": f"https://www.{domain}",
+                    "tags": rng.sample(TAGS, k=rng.choice([0, 0, 1, 2])),
+                }))
+        made = 0
+        for index in range(contacts):
+            company = rng.choice(companies) if rng.random() < 0.85 else None
+            first, last = fake.first_name(), fake.last_name()
+            domain = company.domain if company else "mail.example"
+            email = f"{slugify(first)}.{slugify(last)}.{index}@{domain}".replace("-", "")
+            owner = company.owner if company and rng.random() < 0.7 else rng.choice(sellers)
+            with transaction.atomic():
+                contact = contact_create(actor=admin, data={
+                    "owner_id": owner.pk, "first_name": first, "last_name": last, "email": email,
+                    "phone": f"+1415555{rng.randint(0, 9999):04d}",
+                    "title": fake.job()[:150], "company_id": company.pk if company else None,
+                    "lifecycle_stage": rng.choice(LifecycleStage.values),
+                    "city": fake.city(), "country": company.country if company else "US",
+                    "tags": rng.sample(TAGS, k=rng.choice([0, 1, 1, 2])),
+                })
+                _activities(contact, owner, admin, rng, fake)
+            made += 1
+            if stdout and made % 100 == 0:
+                stdout.write(f"  {made}/{contacts} contacts")
+    return {"users": len(users), "companies": len(companies), "contacts": made}
+
+
+def _activities(contact, owner, admin, rng, fake):
+    now = timezone.now()
+    for _ in range(rng.choice([0, 1, 2, 3])):
+        kind = rng.choice([ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING,
+                           ActivityKind.EMAIL, ActivityKind.TASK])
+        when = now - datetime.timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 23))
+        data = {"kind": kind, "contact_id": contact.pk, "owner_id": owner.pk}
+        if kind == ActivityKind.NOTE:
+            data |= {"body": rng.choice(NOTES), "occurred_at": when.isoformat()}
+        elif kind == ActivityKind.CALL:
+            data |= {"subject": "Discovery call", "duration_seconds": rng.randint(60, 2400),
+                     "outcome": rng.choice(CallOutcome.values), "occurred_at": when.isoformat()}
+        elif kind == ActivityKind.MEETING:
+            start = now + datetime.timedelta(days=rng.randint(-30, 30), hours=rng.randint(0, 8))
+            data |= {"subject": "Product demo", "starts_at": start.isoformat(),
+                     "ends_at": (start + datetime.timedelta(minutes=45)).isoformat(),
+                     "location": "Video call", "attendees": [contact.email]}
+        elif kind == ActivityKind.EMAIL:
+            data |= {"subject": "Following up", "body": "Thanks for your time today.",
+                     "direction": "outbound", "email_to": [contact.email],
+                     "occurred_at": when.isoformat()}
+        else:
+            due = timezone.localdate() + datetime.timedelta(days=rng.randint(-5, 14))
+            data |= {"subject": f"Follow up with {contact.first_name}",
+                     "due_date": due.isoformat(), "priority": rng.choice(Priority.values),
+                     "assignee_id": owner.pk}
+        activity_create(actor=admin, data=data)

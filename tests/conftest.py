@@ -1,0 +1,107 @@
+"""Shared fixtures: a small organisation with every role, and API clients acting as each."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from rapport.accounts.roles import Role
+from rapport.accounts.services import team_create, token_create, user_create
+
+PASSWORD = "correct-Horse-battery-9"
+
+
+@dataclass
+class Org:
+    admin: object
+    manager_a: object
+    sales_a1: object
+    sales_a2: object
+    sales_b1: object
+    marketing: object
+    team_a: object
+    team_b: object
+
+
+@pytest.fixture
+def org(db):
+    admin = user_create(actor=None, email="admin@acme.example", full_name="Ada Admin",
+                        role=Role.ADMIN, password=PASSWORD)
+    team_a = team_create(actor=admin, name="Team A")
+    team_b = team_create(actor=admin, name="Team B")
+
+    def make(email, name, role, team):
+        return user_create(actor=admin, email=email, full_name=name, role=role,
+                           team_id=team.pk if team else None, password=PASSWORD)
+
+    return Org(
+        admin=admin,
+        manager_a=make("manager.a@acme.example", "Mona Manager", Role.MANAGER, team_a),
+        sales_a1=make("sales.a1@acme.example", "Sam Seller", Role.SALES, team_a),
+        sales_a2=make("sales.a2@acme.example", "Sue Seller", Role.SALES, team_a),
+        sales_b1=make("sales.b1@acme.example", "Bob Seller", Role.SALES, team_b),
+        marketing=make("marketing@acme.example", "Max Marketer", Role.MARKETING, None),
+        team_a=team_a,
+        team_b=team_b,
+    )
+
+
+class ApiClient:
+    """Speaks JSON to /api/v1 with a bearer token, like an integrator would."""
+
+    def __init__(self, user=None, token: str | None = None):
+        self.client = Client()
+        if user is not None and token is None:
+            _, token = token_create(user=user, name="tests")
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.user = user
+
+    def _call(self, method, path, body=None, headers=None, raw=None, **params):
+        url = path if path.startswith("/api/") else f"/api/v1{path}"
+        all_headers = {**self.headers, **(headers or {})}
+        if method == "get":
+            return self.client.get(url, params or None, headers=all_headers)
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return getattr(self.client, method)(url, data=data, content_type="application/json",
+                                            headers=all_headers)
+
+    def get(self, path, **params):
+        return self._call("get", path, **params)
+
+    def post(self, path, body=None, **kw):
+        return self._call("post", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self._call("patch", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("delete", path, **kw)
+
+
+@pytest.fixture
+def api(org):
+    """An API client per user: `api(org.sales_a1).get("/contacts")`."""
+    clients = {}
+
+    def for_user(user=None):
+        user = user or org.admin
+        if user.pk not in clients:
+            clients[user.pk] = ApiClient(user)
+        return clients[user.pk]
+
+    return for_user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files():
+    """Pages reference hashed static files; collect them once, as `rapport init` does."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
