@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "rapport.core.middleware.LoginRequiredMiddleware",
     "rapport.core.middleware.WriteSourceMiddleware",
+    "rapport.api.middleware.JsonMethodNotAllowedMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

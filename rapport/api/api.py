@@ -99,3 +99,16 @@ def _mount():
 
 
 _mount()
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any /api/ path no endpoint matches: a JSON 404, never Django's HTML page."""
+    return error_response(404, "not_found", f"No endpoint at {request.path}.")
+
+
+def api_index(request):
+    """The API root: where the documentation is. Public, like the docs themselves."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"name": "Rapport API", "version": "1",
+                         "openapi": "/api/v1/openapi.json", "docs": "/api/v1/docs"})

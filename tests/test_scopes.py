@@ -1,0 +1,95 @@
+"""Visibility scopes: each role sees own, team or all records, everywhere alike."""
+
+import pytest
+
+from rapport.contacts.models import Contact
+from rapport.contacts.selectors import contact_list, contact_visible, search_all
+from rapport.contacts.services import contact_create, contact_update, record_delete
+from rapport.core.errors import NotFound
+
+
+@pytest.fixture
+def records(org):
+    """One contact owned by each seller, created by the admin on their behalf."""
+    def make(owner, name):
+        return contact_create(actor=org.admin, data={"first_name": name, "last_name": "Zed",
+                                                     "owner_id": owner.pk})
+    return {
+        "a1": make(org.sales_a1, "Alpha"), "a2": make(org.sales_a2, "Beta"),
+        "b1": make(org.sales_b1, "Gamma"),
+    }
+
+
+@pytest.mark.parametrize(("who", "sees"), [
+    ("admin", {"a1", "a2", "b1"}),
+    ("manager_a", {"a1", "a2"}),
+    ("sales_a1", {"a1"}),
+    ("sales_b1", {"b1"}),
+    ("marketing", {"a1", "a2", "b1"}),
+])
+def test_each_role_sees_its_scope_in_lists_search_and_api(org, records, api, who, sees):
+    user = getattr(org, who)
+    expected = {records[k].pk for k in sees}
+    assert set(contact_visible(user=user).values_list("pk", flat=True)) == expected
+
+    class Params(dict):
+        def getlist(self, key):
+            return [self[key]] if key in self else []
+
+    assert {c.pk for c in contact_list(user=user, params=Params()).items} == expected
+    assert {c.pk for c in search_all(user=user, query="zed")["contacts"]} == expected
+    api_ids = {c["id"] for c in api(user).get("/contacts").json()["items"]}
+    assert api_ids == expected
+    for key, contact in records.items():
+        status = api(user).get(f"/contacts/{contact.pk}").status_code
+        assert status == (200 if key in sees else 404)
+
+
+def test_out_of_scope_writes_are_404_and_change_nothing(org, records, api):
+    theirs = records["b1"]
+    client = api(org.sales_a1)
+    assert client.patch(f"/contacts/{theirs.pk}", {"first_name": "Hacked"}).status_code == 404
+    assert client.delete(f"/contacts/{theirs.pk}").status_code == 404
+    assert client.post(f"/contacts/{theirs.pk}/restore").status_code == 404
+    with pytest.raises(NotFound):
+        contact_update(actor=org.sales_a1, contact_id=theirs.pk, data={"first_name": "X"})
+    with pytest.raises(NotFound):
+        record_delete(actor=org.sales_a1, object_type="contact", record_id=theirs.pk)
+    theirs.refresh_from_db()
+    assert theirs.first_name == "Gamma" and theirs.deleted_at is None and theirs.version == 1
+
+
+def test_bulk_actions_skip_records_outside_the_scope(org, records, api):
+    from rapport.contacts.services import records_bulk_tag
+
+    changed = records_bulk_tag(actor=org.sales_a1, object_type="contact",
+                               ids=[r.pk for r in records.values()], tags=["hot"])
+    assert changed == 1
+    assert list(Contact.objects.filter(tags__slug="hot").values_list("pk", flat=True)) == \
+        [records["a1"].pk]
+
+
+def test_linking_a_company_outside_the_scope_is_refused(org, api):
+    company = api(org.sales_b1).post("/companies", {"name": "B Corp"}).json()
+    response = api(org.sales_a1).post("/contacts", {"first_name": "X", "company_id": company["id"]})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"]["company_id"] == ["No such company."]
+
+
+def test_a_deactivated_users_token_stops_working(org, api):
+    client = api(org.sales_a1)
+    assert client.get("/contacts").status_code == 200
+    api().patch(f"/users/{org.sales_a1.pk}", {"is_active": False})
+    assert client.get("/contacts").status_code == 401
+
+
+def test_a_revoked_token_stops_working(org):
+    from tests.conftest import ApiClient
+
+    from rapport.accounts.services import token_create, token_revoke
+
+    token, raw = token_create(user=org.sales_a1, name="laptop")
+    client = ApiClient(token=raw)
+    assert client.get("/contacts").status_code == 200
+    token_revoke(actor=org.sales_a1, token_id=token.pk)
+    assert client.get("/contacts").status_code == 401
