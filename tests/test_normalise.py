@@ -52,9 +52,11 @@ def test_phone_normalisation_returns_e164_or_refuses(value):
 def test_url_and_domain_normalisation_never_crash(value):
     for normaliser in (normalise_url, normalise_domain):
         try:
-            normaliser(value)
-        except ValueError:
-            pass
+            result = normaliser(value)
+        except ValueError as exc:
+            assert str(exc)
+        else:
+            assert result == normaliser(result)  # normalising twice changes nothing
 
 
 @pytest.mark.parametrize(("raw", "url", "domain"), [

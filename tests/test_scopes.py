@@ -84,9 +84,8 @@ def test_a_deactivated_users_token_stops_working(org, api):
 
 
 def test_a_revoked_token_stops_working(org):
-    from tests.conftest import ApiClient
-
     from rapport.accounts.services import token_create, token_revoke
+    from tests.conftest import ApiClient
 
     token, raw = token_create(user=org.sales_a1, name="laptop")
     client = ApiClient(token=raw)

@@ -1,0 +1,224 @@
+"""Timeline, activity composer, tasks page, task completion and meeting invitations."""
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from rapport.accounts import selectors as account_selectors
+from rapport.activities import selectors, services
+from rapport.activities.choices import ActivityKind
+from rapport.activities.forms import ActivityForm
+from rapport.activities.ics import meeting_ics
+from rapport.contacts import selectors as contact_selectors
+from rapport.core import selectors as core_selectors
+from rapport.core.errors import NotFound, RapportError
+from rapport.web.ui import apply_errors, safe_next
+
+KINDS = [ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL,
+         ActivityKind.TASK]
+EVENT_VERBS = {"created": "created this record", "deleted": "moved this record to the trash",
+               "restored": "restored this record from the trash", "merged": "merged a record in"}
+FIELD_LABELS = {"owner": "Owner", "company": "Company", "tags": "Tags",
+                "custom_fields": "Custom fields"}
+
+
+# Timeline ---------------------------------------------------------------------
+
+def _field_label(model, name: str, definitions: dict) -> str:
+    if name.startswith("custom_fields."):
+        key = name.split(".", 1)[1]
+        return definitions.get(key, key)
+    if name in FIELD_LABELS:
+        return FIELD_LABELS[name]
+    try:
+        return str(model._meta.get_field(name).verbose_name).capitalize()
+    except Exception:
+        return name.replace("_", " ").capitalize()
+
+
+def _shown(value, name: str, users: dict, companies: dict) -> str:
+    if value in (None, "", [], {}):
+        return "—"
+    if name == "owner":
+        return str(users.get(value, f"user #{value}"))
+    if name == "company":
+        return companies.get(value, f"company #{value}")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value)
+
+
+def describe_events(request, record, items) -> None:
+    """Give each event item `.verb` and `.lines` [(label, old, new)] for the template."""
+    events = [i.event for i in items if i.event is not None]
+    if not events:
+        return
+    definitions = {d.key: d.label for d in
+                   core_selectors.custom_field_list(object_type=record.object_type)}
+    owner_ids, company_ids = set(), set()
+    for event in events:
+        for name, pair in event.changes.items():
+            target = owner_ids if name == "owner" else company_ids if name == "company" else None
+            if target is not None:
+                target.update(v for v in pair if isinstance(v, int))
+    users = {u.pk: u for u in account_selectors.user_list().filter(pk__in=owner_ids)} \
+        if owner_ids else {}
+    companies = {c.pk: c.name for c in contact_selectors.records_by_ids(
+        user=request.user, object_type="company", ids=company_ids)} if company_ids else {}
+    model = type(record)
+    for item in items:
+        event = item.event
+        if event is None:
+            continue
+        action = event.type.rsplit(".", 1)[-1]
+        item.verb = EVENT_VERBS.get(action, "changed")
+        item.lines = [
+            (_field_label(model, name, definitions), _shown(old, name, users, companies),
+             _shown(new, name, users, companies))
+            for name, (old, new) in event.changes.items()
+        ] if action == "updated" else []
+
+
+def timeline_context(request, record) -> dict:
+    items = selectors.timeline(record=record)
+    describe_events(request, record, items)
+    return {
+        "record": record,
+        "timeline": items,
+        "composer": _composer(request, record, ActivityKind.NOTE),
+    }
+
+
+def _users():
+    return list(account_selectors.user_list(active_only=True))
+
+
+def _composer(request, record, kind, form=None) -> dict:
+    return {
+        "kind": kind,
+        "kind_label": ActivityKind(kind).label,
+        "kinds": [(k.value, k.label) for k in KINDS],
+        "form": form or ActivityForm(kind=kind, users=_users() if kind == "task" else ()),
+        "record_field": f"{record.object_type}_id",
+        "record": record,
+    }
+
+
+def _record_from(request, source):
+    """The contact or company an activity is being added to, if the user may see it."""
+    for field, getter, arg in (
+        ("contact_id", contact_selectors.contact_get, "contact_id"),
+        ("company_id", contact_selectors.company_get, "company_id"),
+    ):
+        raw = source.get(field, "")
+        if raw.isdigit():
+            record = getter(user=request.user, **{arg: int(raw)})
+            if record is None:
+                raise Http404()
+            return record
+    raise Http404()
+
+
+def composer(request):
+    """GET: the composer for one kind (the tabs load it with htmx)."""
+    record = _record_from(request, request.GET)
+    kind = request.GET.get("kind", ActivityKind.NOTE)
+    if kind not in ActivityKind.values:
+        kind = ActivityKind.NOTE
+    return render(request, "activities/_composer.html", {"composer": _composer(request, record,
+                                                                               kind)})
+
+
+@require_POST
+def activity_create(request):
+    record = _record_from(request, request.POST)
+    kind = request.POST.get("kind", "")
+    if kind not in ActivityKind.values:
+        raise Http404()
+    users = _users() if kind == "task" else ()
+    form = ActivityForm(request.POST, kind=kind, users=users)
+    activity = None
+    if form.is_valid():
+        data = form.to_data()
+        data[f"{record.object_type}_id"] = record.pk
+        try:
+            activity = services.activity_create(actor=request.user, data=data)
+        except RapportError as exc:
+            apply_errors(form, exc)
+    if not request.htmx:
+        if activity:
+            messages.success(request, f"{activity.get_kind_display()} added.")
+        else:
+            messages.error(request, "The activity could not be added: "
+                           + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect(safe_next(request, reverse(
+            f"{'contacts' if record.object_type == 'contact' else 'companies'}:detail",
+            args=[record.pk])))
+    context = {"composer": _composer(request, record, kind,
+                                     None if activity else form)}
+    if activity:
+        activity = selectors.activity_get(user=request.user, activity_id=activity.pk)
+        context["new_item"] = selectors.TimelineItem(when=activity.occurred_at,
+                                                     activity=activity)
+        context["added"] = activity.get_kind_display()
+    return render(request, "activities/_composer.html", context)
+
+
+# Tasks --------------------------------------------------------------------------
+
+def tasks(request):
+    form = ActivityForm(request.POST or None, kind=ActivityKind.TASK, users=_users(),
+                        prefix_id="quick_")
+    if request.method == "POST" and form.is_valid():
+        try:
+            task = services.activity_create(actor=request.user, data=form.to_data())
+            messages.success(request, f"Task “{task.subject}” added.")
+            return redirect("activities:tasks")
+        except RapportError as exc:
+            apply_errors(form, exc)
+    groups = selectors.my_tasks(user=request.user)
+    return render(request, "activities/tasks.html", {
+        "groups": groups, "form": form,
+        "sections": [
+            ("overdue", "Overdue", groups.overdue, "Nothing overdue. Nice."),
+            ("today", "Today", groups.today, "Nothing due today."),
+            ("upcoming", "Upcoming", groups.upcoming, "Nothing scheduled ahead."),
+            ("someday", "No due date", groups.someday, "No undated tasks."),
+            ("done", "Recently done", groups.done_recently, "Tasks you finish show up here."),
+        ],
+    })
+
+
+@require_POST
+def task_done(request, activity_id: int):
+    done = request.POST.get("done") in {"on", "1", "true", "yes"}
+    try:
+        services.task_set_done(actor=request.user, activity_id=activity_id, done=done)
+    except NotFound:
+        raise Http404() from None
+    except RapportError as exc:
+        messages.error(request, exc.message)
+    task = selectors.activity_get(user=request.user, activity_id=activity_id)
+    if task is None:
+        raise Http404()
+    if not request.htmx:
+        return redirect(safe_next(request, reverse("activities:tasks")))
+    template = ("activities/_timeline_item.html" if request.POST.get("fmt") == "timeline"
+                else "activities/_task.html")
+    return render(request, template, {
+        "task": task, "item": selectors.TimelineItem(when=task.occurred_at, activity=task),
+    })
+
+
+def meeting_invite(request, activity_id: int):
+    activity = selectors.activity_get(user=request.user, activity_id=activity_id)
+    if activity is None or activity.kind != ActivityKind.MEETING or not activity.starts_at:
+        raise Http404()
+    response = HttpResponse(meeting_ics(activity, organiser_email=request.user.email),
+                            content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="meeting-{activity.pk}.ics"'
+    return response

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from rapport.contacts import views
+
+app_name = "contacts"
+
+urlpatterns = [
+    path("", views.contact_list, name="list"),
+    path("new/", views.contact_create, name="create"),
+    path("bulk/", views.contact_bulk, name="bulk"),
+    path("views/", views.contact_views, name="views"),
+    path("<int:contact_id>/", views.contact_detail, name="detail"),
+    path("<int:contact_id>/edit/", views.contact_edit, name="edit"),
+    path("<int:contact_id>/delete/", views.contact_delete, name="delete"),
+]
+
+company_urlpatterns = [
+    path("", views.company_list, name="list"),
+    path("new/", views.company_create, name="create"),
+    path("bulk/", views.company_bulk, name="bulk"),
+    path("views/", views.company_views, name="views"),
+    path("<int:company_id>/", views.company_detail, name="detail"),
+    path("<int:company_id>/edit/", views.company_edit, name="edit"),
+    path("<int:company_id>/delete/", views.company_delete, name="delete"),
+]
+
+trash_urlpatterns = [
+    path("", views.trash, name="list"),
+    path("<str:object_type>/<int:record_id>/restore/", views.restore, name="restore"),
+]

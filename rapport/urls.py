@@ -1,0 +1,18 @@
+from django.urls import include, path, re_path
+
+from rapport.accounts.urls import settings_urlpatterns
+from rapport.api.api import api, api_index, api_not_found
+from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
+
+urlpatterns = [
+    path("api/v1/", api_index),
+    path("api/v1/", api.urls),
+    re_path(r"^api/", api_not_found),
+    path("", include("rapport.accounts.urls")),
+    path("settings/trash/", include((trash_urlpatterns, "trash"))),
+    path("settings/", include((settings_urlpatterns, "settings"))),
+    path("contacts/", include("rapport.contacts.urls")),
+    path("companies/", include((company_urlpatterns, "companies"))),
+    path("", include("rapport.activities.urls")),
+    path("", include("rapport.web.urls")),
+]
