@@ -93,12 +93,16 @@ def api(org):
     return for_user
 
 
-@pytest.fixture(scope="session", autouse=True)
-def static_files():
-    """Pages reference hashed static files; collect them once, as `rapport init` does."""
-    from django.core.management import call_command
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Serve static files from the apps, unhashed, as the test live server expects.
 
-    call_command("collectstatic", interactive=False, verbosity=0)
+    Production uses hashed names collected by `rapport init`; `test_cli` covers that.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)

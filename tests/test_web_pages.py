@@ -16,15 +16,6 @@ from rapport.core.services import custom_field_create
 WEB_PASSWORD = "a-Long-pass-123"
 
 
-@pytest.fixture(autouse=True)
-def _plain_static(settings):
-    # The manifest storage needs collectstatic; tests render templates without it.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def people(db):
     admin = user_create(actor=None, email="web.admin@example.com", full_name="Ada Web",

@@ -1,0 +1,43 @@
+"""`rapport bench contacts` end to end, on a throwaway SQLite database in tmp_path."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENDPOINTS = ["hello", "detail", "list_first", "list_deep", "list_filtered", "search"]
+
+
+def test_bench_contacts_measures_every_figure(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["RAPPORT_DATA_DIR"] = str(tmp_path / "data")
+    rapport = [sys.executable, "-m", "rapport"]
+    subprocess.run([*rapport, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
+    out = tmp_path / "out.json"
+    bench = [*rapport, "bench", "contacts", "--rows", "2000", "--requests", "30",
+             "--json", str(out)]
+    done = subprocess.run(bench, env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Targets" in done.stdout
+
+    result = json.loads(out.read_text())
+    assert result["engine"] == "sqlite"
+    assert result["rows"] == 2000
+    insert = result["insert"]
+    for key in ("generation_rows_per_s", "raw_rows_per_s", "rapport_rows_per_s"):
+        assert insert[key] > 0, key
+    for name in ENDPOINTS:
+        figures = result["http"][name]
+        for key in ("p50_ms", "p95_ms", "rps", "loaded_p95_ms"):
+            assert figures[key] > 0, (name, key)
+        if name != "hello":
+            assert figures["db_p50_ms"] > 0 and figures["db_p95_ms"] > 0, name
+    assert [t["target"] for t in result["targets"]] and all(
+        isinstance(t["pass"], bool) for t in result["targets"])
+
+    # A database that already holds contacts is refused without --reuse.
+    again = subprocess.run(bench, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert again.returncode != 0
+    assert "already holds 2000 contacts" in again.stderr
