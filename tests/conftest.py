@@ -1,6 +1,7 @@
 """Shared fixtures: a small organisation with every role, and API clients acting as each."""
 
 import json
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -10,6 +11,13 @@ from rapport.accounts.roles import Role
 from rapport.accounts.services import team_create, token_create, user_create
 
 PASSWORD = "correct-Horse-battery-9"
+
+
+def isolated_env(data_dir, **extra) -> dict:
+    """Environment for a `rapport` subprocess on its own SQLite data dir."""
+    drop = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    return {**env, "RAPPORT_DATA_DIR": str(data_dir), **extra}
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """The `rapport` command: init is idempotent and prints the admin password once; tokens work."""
 
-import os
 import subprocess
 import sys
 
@@ -8,12 +7,12 @@ import pytest
 from django.core.management import call_command
 
 from rapport.accounts.models import ApiToken
+from tests.conftest import isolated_env
 
 
 def _rapport(tmp_path, *args):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env["RAPPORT_DATA_DIR"] = str(tmp_path)
-    return subprocess.run([sys.executable, "-m", "rapport", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "rapport", *args], env=isolated_env(tmp_path),
+                          capture_output=True,
                           text=True, timeout=300, check=False)
 
 

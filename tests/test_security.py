@@ -1,6 +1,5 @@
 """The security baseline: login everywhere, throttling, headers, hashing, deploy checks."""
 
-import os
 import re
 import subprocess
 import sys
@@ -8,6 +7,8 @@ import sys
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import isolated_env
 
 # Reachable without logging in, on purpose.
 PUBLIC = {"/login/", "/api/v1/", "/api/v1/openapi.json", "/api/v1/docs"}
@@ -82,10 +83,9 @@ def test_a_good_login_works_and_logout_needs_a_post(org):
 
 
 def test_the_deploy_check_is_clean_under_production_settings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(RAPPORT_DATA_DIR=str(tmp_path), RAPPORT_HTTPS="true", RAPPORT_DEBUG="false",
-               RAPPORT_SECRET_KEY="x" * 20 + "-production-key-" + "y" * 30,
-               RAPPORT_ALLOWED_HOSTS="crm.example.com")
+    env = isolated_env(tmp_path, RAPPORT_HTTPS="true", RAPPORT_DEBUG="false",
+                       RAPPORT_SECRET_KEY="x" * 20 + "-production-key-" + "y" * 30,
+                       RAPPORT_ALLOWED_HOSTS="crm.example.com")
     result = subprocess.run(
         [sys.executable, "-m", "rapport", "check", "--deploy", "--fail-level", "WARNING"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
