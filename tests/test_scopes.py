@@ -92,3 +92,23 @@ def test_a_revoked_token_stops_working(org):
     assert client.get("/contacts").status_code == 200
     token_revoke(actor=org.sales_a1, token_id=token.pk)
     assert client.get("/contacts").status_code == 401
+
+
+def test_activity_scopes_cover_owned_assigned_and_on_visible_records(org, api):
+    from rapport.activities.selectors import activity_visible
+    from rapport.activities.services import activity_create
+
+    contact_b = contact_create(actor=org.admin, data={"first_name": "B", "owner_id": org.sales_b1.pk})
+    standalone = activity_create(actor=org.sales_b1, data={"kind": "task", "subject": "Solo"})
+    assigned = activity_create(actor=org.sales_b1, data={"kind": "task", "subject": "For A1",
+                                                         "assignee_id": org.sales_a1.pk})
+    on_b = activity_create(actor=org.sales_b1, data={"kind": "note", "body": "x",
+                                                     "contact_id": contact_b.pk})
+
+    def visible(user):
+        return set(activity_visible(user=user).values_list("pk", flat=True))
+
+    assert visible(org.admin) == {standalone.pk, assigned.pk, on_b.pk}
+    assert visible(org.sales_b1) == {standalone.pk, assigned.pk, on_b.pk}
+    assert visible(org.sales_a1) == {assigned.pk}
+    assert visible(org.manager_a) == set()

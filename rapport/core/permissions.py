@@ -5,14 +5,19 @@ from django.db.models import Q, QuerySet
 from rapport.accounts.roles import scope_for
 from rapport.core.choices import Scope
 
+# Conditions that compose under | and &: an empty Q() would vanish from `Q() | other`,
+# silently narrowing "all" to "other". Django compiles these to no SQL at all.
+NOTHING = Q(pk__in=[])
+EVERYTHING = ~Q(pk__in=[])
+
 
 def owner_filter(user, object_type: str, owner_field: str = "owner") -> Q:
     """The condition a record meets to be in `user`'s scope for `object_type`."""
     if not (user and user.is_authenticated and user.is_active):
-        return Q(pk__in=[])
+        return NOTHING
     scope = scope_for(user, object_type)
     if scope == Scope.ALL:
-        return Q()
+        return EVERYTHING
     if scope == Scope.TEAM and user.team_id:
         return Q(**{f"{owner_field}__team_id": user.team_id}) | Q(**{owner_field: user})
     return Q(**{owner_field: user})
