@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+VENDOR := rapport/web/static/vendor/chart.umd.min.js
 export RAPPORT_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run setup setup-dev test lint pytest clean
@@ -12,7 +13,17 @@ run: setup
 	@$(BIN)/rapport serve
 
 # Installs only when the pinned requirements change, so a second `make run` is quick.
-setup: $(VENV)/.runtime
+setup: $(VENV)/.runtime $(VENDOR)
+
+# Front-end libraries come from npm (package-lock.json); only their built files are
+# copied into the app's static files, which the app serves itself (whitenoise).
+$(VENDOR): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Rapport needs Node.js and npm on PATH"; exit 1; }
+	@echo "Installing front-end libraries (pinned in package-lock.json)…"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(dir $@)
+	@cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map $(dir $@)
+	@touch $@
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Rapport needs $(PYTHON) on PATH"; exit 1; }
@@ -24,7 +35,7 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 
 setup-dev: $(VENV)/.dev
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime $(VENDOR) requirements-dev.txt
 	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
@@ -41,4 +52,4 @@ pytest: setup-dev
 test: lint pytest
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules rapport/web/static/vendor

@@ -1,8 +1,10 @@
 """Reads of activities: scoped lists, the merged timeline, and the "My tasks" groups."""
 
+import datetime
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from rapport.activities.choices import ActivityKind
@@ -109,6 +111,24 @@ def my_tasks(*, user, limit: int = 200) -> TaskGroups:
 
 
 def recent_activity(*, user, limit: int = 15):
+    """What happened lately: logged activities up to now (future meetings are not news)."""
     return list(activity_visible(user=user).exclude(kind=ActivityKind.TASK)
+                .filter(occurred_at__lte=timezone.now())
                 .select_related("owner", "contact", "company")
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def activity_daily_counts(*, user, days: int = 30) -> list[dict]:
+    """Logged activities (not tasks) per day over the last `days`, zero days included."""
+    today = timezone.localdate()
+    start = today - datetime.timedelta(days=days - 1)
+    rows = (activity_visible(user=user).exclude(kind=ActivityKind.TASK)
+            .filter(occurred_at__date__gte=start, occurred_at__date__lte=today)
+            .annotate(day=TruncDate("occurred_at")).order_by()
+            .values("day", "kind").annotate(n=Count("id")))
+    by_day: dict = {}
+    for row in rows:
+        by_day.setdefault(row["day"], {})[row["kind"]] = row["n"]
+    return [{"day": start + datetime.timedelta(days=i),
+             "counts": by_day.get(start + datetime.timedelta(days=i), {})}
+            for i in range(days)]

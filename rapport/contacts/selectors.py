@@ -131,3 +131,13 @@ def records_by_ids(*, user, object_type: str, ids) -> list:
     """The visible contacts or companies among `ids` (for confirming a bulk action)."""
     visible = contact_visible if object_type == "contact" else company_visible
     return list(visible(user=user).filter(pk__in=ids)[:1000])
+
+
+def contact_stage_counts(*, user) -> list[dict]:
+    """Visible contacts per lifecycle stage, in the funnel's order (one grouped query)."""
+    counts = dict(
+        contact_visible(user=user).order_by().values_list("lifecycle_stage")
+        .annotate(n=Count("id")).values_list("lifecycle_stage", "n")
+    )
+    return [{"stage": value, "label": label, "count": counts.get(value, 0)}
+            for value, label in LifecycleStage.choices]

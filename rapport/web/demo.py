@@ -125,5 +125,6 @@ def _activities(contact, owner, admin, rng, fake):
             due = timezone.localdate() + datetime.timedelta(days=rng.randint(-5, 14))
             data |= {"subject": f"Follow up with {contact.first_name}",
                      "due_date": due.isoformat(), "priority": rng.choice(Priority.values),
-                     "assignee_id": owner.pk}
+                     # Some land on the admin, so the first login has a day's work.
+                     "assignee_id": (admin if rng.random() < 0.4 else owner).pk}
         activity_create(actor=admin, data=data)

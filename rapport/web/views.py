@@ -3,8 +3,10 @@
 from django.shortcuts import render
 
 from rapport.activities import selectors as activity_selectors
+from rapport.activities.choices import ActivityKind
 from rapport.contacts import selectors as contact_selectors
 from rapport.core.errors import BadRequest
+from rapport.web import charts
 
 HOME_TASKS = 6
 
@@ -12,10 +14,24 @@ HOME_TASKS = 6
 def home(request):
     tasks = activity_selectors.my_tasks(user=request.user)
     first = (tasks.overdue + tasks.today + tasks.upcoming + tasks.someday)[:HOME_TASKS]
+    stages = contact_selectors.contact_stage_counts(user=request.user)
+    days = activity_selectors.activity_daily_counts(user=request.user, days=30)
     return render(request, "web/home.html", {
         "tasks": tasks,
         "first_tasks": first,
         "recent": activity_selectors.recent_activity(user=request.user, limit=10),
+        "stages": stages,
+        "stages_total": sum(s["count"] for s in stages),
+        "stage_chart": charts.bar(
+            labels=[s["label"] for s in stages],
+            series=[("Contacts", [s["count"] for s in stages])],
+        ),
+        "days": days,
+        "activity_chart": charts.stacked_bar(
+            labels=[d["day"].strftime("%b %-d") for d in days],
+            series=[(label, [d["counts"].get(kind, 0) for d in days])
+                    for kind, label in ActivityKind.choices if kind != ActivityKind.TASK],
+        ),
     })
 
 

@@ -96,4 +96,16 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-bulk-form]").forEach(updateBulk);
   });
+
+  // Charts: the server sends each chart's Chart.js configuration as JSON beside its canvas.
+  function drawCharts(root) {
+    if (!window.Chart) return;
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var source = document.getElementById(canvas.getAttribute("data-chart"));
+      if (!source || canvas.hasAttribute("data-drawn")) return;
+      new window.Chart(canvas, JSON.parse(source.textContent));
+      canvas.setAttribute("data-drawn", "");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
 })();
