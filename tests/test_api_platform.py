@@ -188,3 +188,31 @@ def test_openapi_document_lists_every_resource(org, api):
                  "/api/v1/companies", "/api/v1/activities", "/api/v1/users", "/api/v1/teams",
                  "/api/v1/custom-fields", "/api/v1/tags", "/api/v1/events"]:
         assert path in spec["paths"], path
+
+
+def test_other_lists_do_not_grow_queries_with_rows(org, api, django_assert_max_num_queries):
+    contact = api().post("/contacts", {"first_name": "Q"}).json()
+    for i in range(25):
+        api().post("/activities", {"kind": "note", "contact_id": contact["id"], "body": f"n{i}"})
+        api().post("/activities", {"kind": "task", "subject": f"t{i}",
+                                   "assignee_id": org.sales_a1.pk})
+    client = api()
+    for path, expected in [("/activities", 50), ("/events", 50), ("/users", 6),
+                           ("/custom-fields", 0), ("/tags", 0), ("/teams", 2)]:
+        with django_assert_max_num_queries(6):
+            body = client.get(path).json()
+        items = body["items"] if isinstance(body, dict) else body
+        assert len(items) == expected, path
+
+
+def test_activity_pages_walk_in_order_without_repeats(org, api):
+    contact = api().post("/contacts", {"first_name": "P"}).json()
+    for i in range(5):
+        api().post("/activities", {"kind": "call", "contact_id": contact["id"],
+                                   "occurred_at": f"2026-11-0{i + 1}T10:00:00Z"})
+    first = api().get("/activities", limit="2", contact_id=str(contact["id"])).json()
+    rest = api().get("/activities", limit="5", contact_id=str(contact["id"]),
+                     cursor=first["next_cursor"]).json()
+    days = [a["occurred_at"][:10] for a in first["items"] + rest["items"]]
+    assert days == ["2026-11-05", "2026-11-04", "2026-11-03", "2026-11-02", "2026-11-01"]
+    assert rest["next_cursor"] is None
