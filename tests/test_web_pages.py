@@ -5,39 +5,23 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from rapport.accounts.roles import Role
-from rapport.accounts.services import team_create, user_create
 from rapport.activities import services as activity_services
 from rapport.activities.models import Activity
 from rapport.contacts import services as contact_services
 from rapport.contacts.models import Company, Contact
 from rapport.core.services import custom_field_create
-
-WEB_PASSWORD = "a-Long-pass-123"
-
-
-@pytest.fixture
-def people(db):
-    admin = user_create(actor=None, email="web.admin@example.com", full_name="Ada Web",
-                        role=Role.ADMIN, password=WEB_PASSWORD)
-    north = team_create(actor=admin, name="North")
-    south = team_create(actor=admin, name="South")
-    seller = user_create(actor=admin, email="web.seller@example.com", full_name="Sam Web",
-                         role=Role.SALES, team_id=north.pk, password=WEB_PASSWORD)
-    other = user_create(actor=admin, email="web.other@example.com", full_name="Olga Web",
-                        role=Role.SALES, team_id=south.pk, password=WEB_PASSWORD)
-    return {"admin": admin, "seller": seller, "other": other}
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
-def admin_client(client, people):
-    client.force_login(people["admin"])
+def admin_client(client, org):
+    client.force_login(org.admin)
     return client
 
 
 @pytest.fixture
-def records(people):
-    admin = people["admin"]
+def records(org):
+    admin = org.admin
     company = contact_services.company_create(actor=admin, data={"name": "Acme Ltd",
                                                                  "domain": "acme.example"})
     contact = contact_services.contact_create(actor=admin, data={
@@ -98,9 +82,9 @@ def test_anonymous_is_sent_to_login(client, db):
     assert client.get(reverse("login")).status_code == 200
 
 
-def test_login_by_email_and_logout(client, people):
-    response = client.post(reverse("login"), {"username": "web.admin@example.com",
-                                              "password": WEB_PASSWORD})
+def test_login_by_email_and_logout(client, org):
+    response = client.post(reverse("login"), {"username": org.admin.email,
+                                              "password": PASSWORD})
     assert response.status_code == 302
     assert client.get(reverse("home")).status_code == 200
     assert client.post(reverse("logout")).status_code == 302
@@ -118,11 +102,11 @@ def test_contact_form_shows_inline_errors_and_writes_nothing(admin_client):
     assert Contact.all_objects.count() == 0
 
 
-def test_create_contact_and_company_through_forms(admin_client, people):
-    custom_field_create(actor=people["admin"], object_type="contact", key="tier", label="Tier",
+def test_create_contact_and_company_through_forms(admin_client, org):
+    custom_field_create(actor=org.admin, object_type="contact", key="tier", label="Tier",
                         type="select", options=["Gold", "Silver"])
     response = admin_client.post(reverse("companies:create"), {
-        "name": "Initech", "website": "initech.example", "owner_id": people["admin"].pk,
+        "name": "Initech", "website": "initech.example", "owner_id": org.admin.pk,
         "tags": "prospect, big",
     })
     company = Company.objects.get(name="Initech")
@@ -132,7 +116,7 @@ def test_create_contact_and_company_through_forms(admin_client, people):
     response = admin_client.post(reverse("contacts:create"), {
         "first_name": "Peter", "last_name": "Gibbons", "email": "Peter@Initech.example",
         "emails": "peter.g@example.com", "phone": "+1 415 555 0199", "lifecycle_stage": "customer",
-        "company_id": company.pk, "owner_id": people["admin"].pk, "tags": "vip, tps",
+        "company_id": company.pk, "owner_id": org.admin.pk, "tags": "vip, tps",
         "cf_tier": "Gold",
     })
     assert response.status_code == 302
@@ -200,20 +184,20 @@ def test_task_done_and_meeting_invite(admin_client, records):
     assert b"BEGIN:VCALENDAR" in invite.content
 
 
-def test_html_in_a_name_is_escaped(admin_client, people):
-    contact = contact_services.contact_create(actor=people["admin"], data={
+def test_html_in_a_name_is_escaped(admin_client, org):
+    contact = contact_services.contact_create(actor=org.admin, data={
         "first_name": "<script>alert(1)</script>", "last_name": "X"})
     html = admin_client.get(reverse("contacts:detail", args=[contact.pk])).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_contact_outside_scope_is_404_and_not_listed(client, people):
-    hidden = contact_services.contact_create(actor=people["other"], data={
+def test_contact_outside_scope_is_404_and_not_listed(client, org):
+    hidden = contact_services.contact_create(actor=org.sales_b1, data={
         "first_name": "Hidden", "last_name": "Person"})
-    mine = contact_services.contact_create(actor=people["seller"], data={
+    mine = contact_services.contact_create(actor=org.sales_a1, data={
         "first_name": "Visible", "last_name": "Person"})
-    client.force_login(people["seller"])
+    client.force_login(org.sales_a1)
     assert client.get(reverse("contacts:detail", args=[hidden.pk])).status_code == 404
     assert client.get(reverse("contacts:edit", args=[hidden.pk])).status_code == 404
     listing = client.get(reverse("contacts:list")).content.decode()
@@ -221,8 +205,8 @@ def test_contact_outside_scope_is_404_and_not_listed(client, people):
     assert client.get(reverse("contacts:detail", args=[mine.pk])).status_code == 200
 
 
-def test_bulk_tag_and_delete(admin_client, people):
-    ids = [contact_services.contact_create(actor=people["admin"], data={"first_name": f"P{i}"}).pk
+def test_bulk_tag_and_delete(admin_client, org):
+    ids = [contact_services.contact_create(actor=org.admin, data={"first_name": f"P{i}"}).pk
            for i in range(3)]
     response = admin_client.post(reverse("contacts:bulk"), {
         "ids": ids[:2], "action": "tag", "tags": "conference",
@@ -254,11 +238,11 @@ def test_saved_view_round_trip(admin_client):
     assert "Leads" in page and "?lifecycle_stage=lead" in page
 
 
-def test_list_page_runs_a_bounded_number_of_queries(admin_client, people,
+def test_list_page_runs_a_bounded_number_of_queries(admin_client, org,
                                                     django_assert_max_num_queries):
-    company = contact_services.company_create(actor=people["admin"], data={"name": "Big Co"})
+    company = contact_services.company_create(actor=org.admin, data={"name": "Big Co"})
     for i in range(30):
-        contact_services.contact_create(actor=people["admin"], data={
+        contact_services.contact_create(actor=org.admin, data={
             "first_name": f"Person{i}", "email": f"p{i}@example.com", "company_id": company.pk,
             "tags": ["a", "b"]})
     with django_assert_max_num_queries(15):
@@ -268,7 +252,7 @@ def test_list_page_runs_a_bounded_number_of_queries(admin_client, people,
         admin_client.get(reverse("companies:list"))
 
 
-def test_settings_admin_actions(admin_client, people):
+def test_settings_admin_actions(admin_client, org):
     response = admin_client.post(reverse("settings:tokens"), {"name": "script"})
     assert response.status_code == 200 and "rap_" in response.content.decode()
     response = admin_client.post(reverse("settings:users"), {
@@ -283,8 +267,8 @@ def test_settings_admin_actions(admin_client, people):
     assert 'name="custom__tier"' in page
 
 
-def test_non_admin_settings_are_read_only(client, people):
-    client.force_login(people["seller"])
+def test_non_admin_settings_are_read_only(client, org):
+    client.force_login(org.sales_a1)
     page = client.get(reverse("settings:users")).content.decode()
     assert "Only admins" in page and "Add a user" not in page
     response = client.post(reverse("settings:custom_fields"), {
@@ -292,9 +276,9 @@ def test_non_admin_settings_are_read_only(client, people):
     assert response.status_code == 302
 
 
-def test_repeated_failed_logins_show_the_lockout_page(client, people, settings):
+def test_repeated_failed_logins_show_the_lockout_page(client, org, settings):
     settings.AXES_FAILURE_LIMIT = 3
     for _ in range(3):
-        response = client.post(reverse("login"), {"username": "web.admin@example.com",
+        response = client.post(reverse("login"), {"username": org.admin.email,
                                                   "password": "wrong-password"})
     assert "Too many failed logins" in response.content.decode()
