@@ -17,6 +17,19 @@ from rapport.core.permissions import is_admin
 TOKEN_PREFIX = "rap_"  # noqa: S105 - a public marker, not a secret
 
 
+def active_user_id(value) -> int | None:
+    """A cleaner for owner and assignee fields: the id of an active user, or None."""
+    if value in (None, ""):
+        return None
+    try:
+        user_id = int(value)
+    except (TypeError, ValueError):
+        raise ValueError("Enter a user id.") from None
+    if not User.objects.filter(pk=user_id, is_active=True).exists():
+        raise ValueError("No active user with this id.")
+    return user_id
+
+
 def _require_admin(actor, what: str):
     if not is_admin(actor):
         raise PermissionDenied(f"Only admins {what}.")

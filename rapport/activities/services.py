@@ -6,13 +6,21 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from rapport.accounts.services import active_user_id
 from rapport.activities.choices import ActivityKind, CallOutcome, Direction, Priority
 from rapport.activities.models import Activity
 from rapport.activities.rendering import render_markdown
 from rapport.activities.selectors import activity_visible
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.core import records
-from rapport.core.cleaning import choice, clean_fields, listed, text
+from rapport.core.cleaning import (
+    choice,
+    clean_fields,
+    listed,
+    optional_choice,
+    reference,
+    text,
+)
 from rapport.core.errors import BadRequest, NotFound, ValidationFailed
 from rapport.core.history import snapshot
 from rapport.core.listing import parse_when
@@ -66,40 +74,19 @@ def _completed(value):
 
 
 def _cleaners(actor):
-    def visible_ref(visible, label):
-        def clean(value):
-            if value in (None, ""):
-                return None
-            try:
-                pk = int(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"Enter a {label} id.") from None
-            if not visible(user=actor).filter(pk=pk).exists():
-                raise ValueError(f"No such {label}.")
-            return pk
-        return clean
-
-    def user_ref(value):
-        from rapport.contacts.services import _user_id
-
-        return _user_id(value)
-
-    def optional_choice(choices):
-        return lambda v: choice(choices)(v) if v else ""
-
     return {
         "kind": choice(ActivityKind), "subject": text(200),
         "body": text(100_000, multiline=True),
-        "contact_id": visible_ref(contact_visible, "contact"),
-        "company_id": visible_ref(company_visible, "company"),
+        "contact_id": reference(contact_visible(user=actor), "contact"),
+        "company_id": reference(company_visible(user=actor), "company"),
         "occurred_at": _when, "direction": optional_choice(Direction),
         "duration_seconds": _duration, "outcome": optional_choice(CallOutcome),
         "starts_at": _when, "ends_at": _when, "location": text(200),
         "attendees": listed(normalise_email, max_items=100),
         "email_from": lambda v: normalise_email(text(254)(v)) if v else "",
         "email_to": listed(normalise_email, max_items=100),
-        "due_date": _date, "priority": choice(Priority), "assignee_id": user_ref,
-        "owner_id": user_ref, "completed": _completed,
+        "due_date": _date, "priority": choice(Priority), "assignee_id": active_user_id,
+        "owner_id": active_user_id, "completed": _completed,
     }
 
 

@@ -3,12 +3,20 @@
 import phonenumbers
 from django.db import transaction
 
-from rapport.accounts.models import User
+from rapport.accounts.services import active_user_id
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.models import Company, Contact
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.core import records
-from rapport.core.cleaning import choice, clean_fields, listed, optional, text
+from rapport.core.cleaning import (
+    choice,
+    clean_fields,
+    listed,
+    optional,
+    optional_choice,
+    reference,
+    text,
+)
 from rapport.core.customfields import clean_custom_fields
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.history import snapshot
@@ -31,18 +39,6 @@ def _country(value):
     return value
 
 
-def _user_id(value):
-    if value in (None, ""):
-        return None
-    try:
-        user_id = int(value)
-    except (TypeError, ValueError):
-        raise ValueError("Enter a user id.") from None
-    if not User.objects.filter(pk=user_id, is_active=True).exists():
-        raise ValueError("No active user with this id.")
-    return user_id
-
-
 ADDRESS = {
     "street": text(200), "city": text(100), "region": text(100),
     "postal_code": text(20), "country": _country,
@@ -56,30 +52,20 @@ def _company_cleaners(actor):
     return {
         "name": text(200), "domain": optional(normalise_domain, 253),
         "website": optional(normalise_url), "industry": text(100),
-        "size": lambda v: choice(CompanySize)(v) if v else "",
+        "size": optional_choice(CompanySize),
         "phone": optional(normalise_phone, 40), "description": text(10_000, multiline=True),
-        "owner_id": _user_id, **ADDRESS, **SOCIAL,
+        "owner_id": active_user_id, **ADDRESS, **SOCIAL,
     }
 
 
 def _contact_cleaners(actor):
-    def company_id(value):
-        if value in (None, ""):
-            return None
-        try:
-            pk = int(value)
-        except (TypeError, ValueError):
-            raise ValueError("Enter a company id.") from None
-        if not company_visible(user=actor).filter(pk=pk).exists():
-            raise ValueError("No such company.")
-        return pk
-
     return {
         "first_name": text(100), "last_name": text(100),
         "email": optional(normalise_email, 254), "emails": listed(normalise_email),
         "phone": optional(normalise_phone, 40), "phones": listed(normalise_phone),
         "title": text(150), "lifecycle_stage": choice(LifecycleStage),
-        "company_id": company_id, "owner_id": _user_id, "website": optional(normalise_url),
+        "company_id": reference(company_visible(user=actor), "company"),
+        "owner_id": active_user_id, "website": optional(normalise_url),
         **ADDRESS, **SOCIAL,
     }
 
@@ -89,13 +75,12 @@ def _split(data: dict) -> tuple[dict, object, object]:
     return data, data.pop("tags", None), data.pop("custom_fields", None)
 
 
-def _check_contact_identity(values: dict):
-    if not (values.get("first_name") or values.get("last_name") or values.get("email")):
+def _tidy_identity(contact: Contact):
+    """A contact needs a name or an email; the primary email and phone are not repeated."""
+    if not (contact.first_name or contact.last_name or contact.email):
         raise ValidationFailed(fields={"first_name": ["Enter a name or an email address."]})
-    if values.get("email") in values.get("emails", []):
-        values["emails"] = [e for e in values["emails"] if e != values["email"]]
-    if values.get("phone") in values.get("phones", []):
-        values["phones"] = [p for p in values["phones"] if p != values["phone"]]
+    contact.emails = [e for e in contact.emails if e != contact.email]
+    contact.phones = [p for p in contact.phones if p != contact.phone]
 
 
 def _reject_duplicate_email(email: str, exclude_id=None):
@@ -158,10 +143,11 @@ def company_update(*, actor, company_id: int, data: dict,
 @transaction.atomic
 def contact_create(*, actor, data: dict, allow_duplicate: bool = False) -> Contact:
     values, tags = _clean(_contact_cleaners(actor), data, "contact")
-    _check_contact_identity(values)
+    contact = Contact(**values)
+    _tidy_identity(contact)
     if not allow_duplicate:
-        _reject_duplicate_email(values.get("email", ""))
-    return records.create_record(Contact(**values), actor=actor, tags=tags)
+        _reject_duplicate_email(contact.email)
+    return records.create_record(contact, actor=actor, tags=tags)
 
 
 @transaction.atomic
@@ -173,7 +159,7 @@ def contact_update(*, actor, contact_id: int, data: dict,
     values, tags = _clean(_contact_cleaners(actor), data, "contact", contact.custom_fields)
     for field, value in values.items():
         setattr(contact, field, value)
-    _check_contact_identity(contact.__dict__)
+    _tidy_identity(contact)
     if "email" in values and values["email"] != before.get("email"):
         _reject_duplicate_email(contact.email, exclude_id=contact.pk)
     return records.update_record(contact, actor=actor, before=before, tags=tags)
@@ -233,7 +219,7 @@ def records_bulk_tag(*, actor, object_type: str, ids, tags) -> int:
 def records_bulk_assign(*, actor, object_type: str, ids, owner_id) -> int:
     _, visible = MODELS[object_type]
     try:
-        owner = _user_id(owner_id)
+        owner = active_user_id(owner_id)
     except ValueError as exc:
         raise ValidationFailed(fields={"owner_id": [str(exc)]}) from None
     if owner is None:

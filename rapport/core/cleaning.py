@@ -60,6 +60,29 @@ def choice(choices) -> Cleaner:
     return clean
 
 
+def optional_choice(choices) -> Cleaner:
+    """A choice that may be left empty."""
+    return lambda value: choice(choices)(value) if value else ""
+
+
+def reference(queryset, label: str) -> Cleaner:
+    """The id of a record in `queryset` (already scoped to the user), or None.
+
+    A record outside the scope gets the same answer as one that does not exist.
+    """
+    def clean(value):
+        if value in (None, ""):
+            return None
+        try:
+            pk = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"Enter a {label} id.") from None
+        if not queryset.filter(pk=pk).exists():
+            raise ValueError(f"No such {label}.")
+        return pk
+    return clean
+
+
 def optional(normaliser: Callable[[str], str], max_length: int = 500) -> Cleaner:
     """Text run through a normaliser (email, phone, URL...); empty stays empty."""
     def clean(value):
