@@ -5,6 +5,7 @@ import pytest
 from rapport.contacts.models import Contact
 from rapport.contacts.selectors import contact_list, contact_visible, search_all
 from rapport.contacts.services import contact_create, contact_update, record_delete
+from rapport.core import listing
 from rapport.core.errors import NotFound
 
 
@@ -32,11 +33,7 @@ def test_each_role_sees_its_scope_in_lists_search_and_api(org, records, api, who
     expected = {records[k].pk for k in sees}
     assert set(contact_visible(user=user).values_list("pk", flat=True)) == expected
 
-    class Params(dict):
-        def getlist(self, key):
-            return [self[key]] if key in self else []
-
-    assert {c.pk for c in contact_list(user=user, params=Params()).items} == expected
+    assert {c.pk for c in contact_list(user=user, params=listing.params()).items} == expected
     assert {c.pk for c in search_all(user=user, query="zed")["contacts"]} == expected
     api_ids = {c["id"] for c in api(user).get("/contacts").json()["items"]}
     assert api_ids == expected

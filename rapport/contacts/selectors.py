@@ -101,20 +101,14 @@ def search_all(*, user, query: str, limit: int = 8) -> dict:
     """The global search box: the best matches of each object type."""
     contacts = listing.apply(
         contact_visible(user=user),
-        listing.parse(_Params(q=query), CONTACT_LIST), CONTACT_LIST,
+        listing.parse(listing.params(q=query), CONTACT_LIST), CONTACT_LIST,
     ).select_related("company").order_by("last_name", "first_name", "id")[:limit]
     companies = listing.apply(
         company_visible(user=user),
-        listing.parse(_Params(q=query, sort="name"), COMPANY_LIST), COMPANY_LIST,
+        listing.parse(listing.params(q=query, sort="name"), COMPANY_LIST), COMPANY_LIST,
     ).order_by("name", "id")[:limit]
     return {"contacts": list(contacts), "companies": list(companies)}
 
-
-class _Params(dict):
-    """A minimal QueryDict stand-in for selectors called with a few known parameters."""
-
-    def getlist(self, key):
-        return [self[key]] if key in self else []
 
 
 def company_choices(*, user, limit: int = 500, include_id: int | None = None) -> list[Company]:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.text import slugify
 
@@ -156,6 +157,14 @@ def _json_contains_supported() -> bool:
     from django.db import connection
 
     return connection.features.supports_json_field_contains
+
+
+def params(**values) -> QueryDict:
+    """Query parameters built in code, for selectors that call `parse` themselves."""
+    query = QueryDict(mutable=True)
+    for key, value in values.items():
+        query.setlist(key, value if isinstance(value, list) else [str(value)])
+    return query
 
 
 def parse(params, spec: ListSpec, definitions=()) -> ListQuery:
