@@ -4,6 +4,9 @@ Refuses a database that already holds contacts unless --reuse is given; see
 docs/performance.md for how to point it at a scratch SQLite or PostgreSQL database.
 """
 
+import signal
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -34,6 +37,9 @@ class Command(BaseCommand):
             raise CommandError("--rows must be at least 100.")
         if requests < 1 or concurrency < 1:
             raise CommandError("--requests and --concurrency must be at least 1.")
+
+        # SIGTERM unwinds like Ctrl-C, so the gunicorn subprocess is stopped in its `finally`.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
         def out(line=""):
             self.stdout.write(line)
