@@ -108,10 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
-else:
-    # Persistent connections: without them an API read was 9x slower on PostgreSQL.
-    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("RAPPORT_DB_CONN_MAX_AGE", "300"))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Persistent connections: without them an API read was 9x slower on PostgreSQL, and
+# SQLite re-ran its connection PRAGMAs on every request.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("RAPPORT_DB_CONN_MAX_AGE", "300"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -269,3 +269,13 @@ def test_company_crud_and_its_contacts(org, api):
     assert api().patch(f"/companies/{company['id']}", {"name": ""}).status_code == 422
     assert api().delete(f"/companies/{company['id']}").status_code == 204
     assert api().get(f"/companies/{company['id']}").status_code == 404
+
+
+def test_a_very_broad_search_looks_at_the_newest_matches(org, api, monkeypatch):
+    from rapport.core import search
+
+    monkeypatch.setattr(search, "MAX_MATCHES", 3)
+    ids = [api().post("/contacts", {"first_name": "Broad", "last_name": f"N{i}"}).json()["id"]
+           for i in range(5)]
+    found = [c["id"] for c in api().get("/contacts", q="broad", sort="created_at").json()["items"]]
+    assert found == ids[-3:]

@@ -21,6 +21,7 @@ from django.http import QueryDict
 
 from rapport.bench import http, seed
 from rapport.core.search import fold
+from rapport.web.serving import default_threads, default_workers
 
 # (name, figure, limit, kind) - kind "max": value must be below limit; "min": at least.
 TARGETS = [
@@ -76,7 +77,8 @@ def run(*, rows: int, requests: int, concurrency: int, reuse: bool, max_seconds:
     _, token = token_create(user=admin, name="bench")
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     connection.close()
-    out(f"HTTP: gunicorn gthread 2 workers x 4 threads; {requests} requests per figure, "
+    out(f"HTTP: gunicorn as `rapport serve` runs it ({default_workers()} workers x "
+        f"{default_threads()} threads); {requests} requests per figure, "
         f"latency at concurrency 1, throughput at concurrency {concurrency}...")
     http_results = {}
     with http.Server(cwd=Path(settings.BASE_DIR)) as server:

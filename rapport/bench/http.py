@@ -5,11 +5,12 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from rapport.web.serving import gunicorn_command
 
 
 def free_port() -> int:
@@ -21,19 +22,16 @@ def free_port() -> int:
 class Server:
     """gunicorn serving rapport.bench.hello_wsgi on a free localhost port; always stopped."""
 
-    def __init__(self, *, workers: int = 2, threads: int = 4, cwd: Path | None = None):
+    def __init__(self, *, workers: int | None = None, threads: int | None = None,
+                 cwd: Path | None = None):
         self.port = free_port()
         self.workers, self.threads, self.cwd = workers, threads, cwd
         self.process: subprocess.Popen | None = None
 
     def __enter__(self):
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        command = [
-            str(gunicorn), "rapport.bench.hello_wsgi:application",
-            "--workers", str(self.workers), "--threads", str(self.threads),
-            "--worker-class", "gthread", "--bind", f"127.0.0.1:{self.port}",
-            "--log-level", "warning", "--keep-alive", "30",
-        ]
+        command = gunicorn_command(app="rapport.bench.hello_wsgi:application",
+                                   bind=f"127.0.0.1:{self.port}",
+                                   workers=self.workers, threads=self.threads)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rapport.settings"}
         self.process = subprocess.Popen(command, env=env, cwd=self.cwd)  # noqa: S603
         try:

@@ -38,7 +38,7 @@ class Company(CRMModel, Address):
             models.Index(fields=["created_at", "id"], name="company_created", condition=LIVE),
             models.Index(fields=["updated_at", "id"], name="company_updated", condition=LIVE),
             models.Index(fields=["domain"], name="company_domain"),
-            models.Index(fields=["owner", "name"], name="company_owner"),
+            models.Index(fields=["owner", "name", "id"], name="company_owner", condition=LIVE),
             models.Index(fields=["industry"], name="company_industry"),
         ]
 
@@ -76,8 +76,10 @@ class Contact(CRMModel, Address):
             models.Index(fields=["updated_at", "id"], name="contact_updated", condition=LIVE),
             models.Index(fields=["email"], name="contact_email"),
             models.Index(fields=["phone"], name="contact_phone"),
-            models.Index(fields=["owner", "last_name"], name="contact_owner"),
-            models.Index(fields=["lifecycle_stage", "id"], name="contact_stage"),
+            # The common filters (a seller's own records, a stage) with the default sort.
+            models.Index(fields=["owner", "created_at", "id"], name="contact_owner", condition=LIVE),
+            models.Index(fields=["lifecycle_stage", "created_at", "id"], name="contact_stage",
+                         condition=LIVE),
             models.Index(fields=["company", "last_name"], name="contact_company"),
             models.Index(fields=["country"], name="contact_country"),
         ]

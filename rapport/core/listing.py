@@ -238,7 +238,12 @@ def paginate(queryset: QuerySet, list_query: ListQuery, spec: ListSpec) -> Page:
         if spec.fields[sort_name].kind == "datetime":
             value = parse_when("cursor", value)
         op = "lt" if descending else "gt"
-        ordered = ordered.filter(Q(**{f"{path}__{op}": value}) | Q(**{path: value, f"id__{op}": pk}))
+        # The leading inclusive bound lets the (sort field, id) index seek straight to the
+        # cursor; the OR alone made PostgreSQL walk 900k index entries for a deep page.
+        ordered = ordered.filter(
+            Q(**{f"{path}__{op}e": value})
+            & (Q(**{f"{path}__{op}": value}) | Q(**{path: value, f"id__{op}": pk}))
+        )
     items = list(ordered[: list_query.limit + 1])
     next_cursor = None
     if len(items) > list_query.limit:

@@ -8,6 +8,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from rapport.web.serving import gunicorn_command
+
 
 class Command(BaseCommand):
     help = "Serve the UI and API with gunicorn and run a job worker beside it."
@@ -15,19 +17,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int,
-                            default=int(os.environ.get("RAPPORT_WEB_WORKERS", "2")))
+        parser.add_argument("--workers", type=int, default=None,
+                            help="Web processes (default: RAPPORT_WEB_WORKERS or 2 per core + 1).")
         parser.add_argument("--no-worker", action="store_true",
                             help="Serve only; run `rapport worker` elsewhere.")
 
     def handle(self, *args, host, port, workers, no_worker, **options):
         env = {**os.environ, "RAPPORT_DATA_DIR": str(settings.DATA_DIR)}
-        bin_dir = os.path.dirname(sys.executable)
         web = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [os.path.join(bin_dir, "gunicorn"), "rapport.wsgi:application",
-             "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", "4",
-             "--worker-class", "gthread", "--access-logfile", "-", "--log-level", "warning"],
-            env=env,
+            gunicorn_command(bind=f"{host}:{port}", workers=workers, access_log=True), env=env,
         )
         processes = [web]
         if not no_worker:
