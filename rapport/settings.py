@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "rapport.core.middleware.LoginRequiredMiddleware",
     "rapport.core.middleware.WriteSourceMiddleware",
     "rapport.api.middleware.JsonMethodNotAllowedMiddleware",
+    "rapport.api.middleware.RejectNulCharactersMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -1,3 +1,5 @@
+from django.core.exceptions import RequestDataTooBig
+
 from rapport.api.responses import error_response
 
 
@@ -17,3 +19,27 @@ class JsonMethodNotAllowedMiddleware:
             json_response["Allow"] = allowed
             return json_response
         return response
+
+
+class RejectNulCharactersMiddleware:
+    """A NUL character is never meaningful text, and PostgreSQL cannot store one.
+
+    Refused up front for every API body and query string, on both engines alike.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            query = request.META.get("QUERY_STRING", "")
+            try:
+                body = request.body if request.method in {"POST", "PUT", "PATCH"} else b""
+            except RequestDataTooBig:
+                return error_response(413, "payload_too_large", "The request body is too large.")
+            if "%00" in query or b"\\u0000" in body or b"\x00" in body:
+                where = "query" if "%00" in query else "body"
+                return error_response(
+                    422, "validation_error", "Text may not contain NUL (U+0000) characters.",
+                    {where: ["Remove the NUL (U+0000) characters."]})
+        return self.get_response(request)
