@@ -271,6 +271,28 @@ def test_company_crud_and_its_contacts(org, api):
     assert api().get(f"/companies/{company['id']}").status_code == 404
 
 
+def test_search_pages_follow_the_sort_and_stay_in_scope(org, api, django_assert_max_num_queries):
+    acme = api(org.sales_a1).post("/companies", {"name": "Acme"}).json()
+    mine = [api(org.sales_a1).post("/contacts", {
+        "first_name": "Paged", "last_name": f"P{i:02}", "company_id": acme["id"], "tags": [f"t{i}"],
+    }).json()["id"] for i in range(7)]
+    api(org.sales_b1).post("/contacts", {"first_name": "Paged", "last_name": "Elsewhere"})
+
+    seen, cursor = [], None
+    while True:
+        with django_assert_max_num_queries(8):
+            body = api(org.sales_a1).get("/contacts", q="paged", sort="-last_name", limit=3,
+                                         **({"cursor": cursor} if cursor else {})).json()
+        seen += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [c["last_name"] for c in seen] == [f"P{i:02}" for i in reversed(range(7))]
+    assert sorted(c["id"] for c in seen) == mine
+    assert all(c["company_id"] == acme["id"] for c in seen)
+    assert {c["last_name"]: c["tags"] for c in seen} == {f"P{i:02}": [f"t{i}"] for i in range(7)}
+
+
 def test_a_very_broad_search_looks_at_the_newest_matches(org, api, monkeypatch):
     from django.db import connection
 

@@ -109,3 +109,29 @@ def test_activity_scopes_cover_owned_assigned_and_on_visible_records(org, api):
     assert visible(org.sales_b1) == {standalone.pk, assigned.pk, on_b.pk}
     assert visible(org.sales_a1) == {assigned.pk}
     assert visible(org.manager_a) == set()
+
+
+def test_a_token_acts_as_its_user_exactly_and_marks_its_use_once_a_minute(org):
+    import datetime
+
+    from django.utils import timezone
+
+    from rapport.accounts.models import ApiToken, User
+    from rapport.accounts.services import token_create, user_for_token
+
+    User.objects.filter(pk=org.sales_a1.pk).update(last_login=timezone.now())
+    token, raw = token_create(user=org.sales_a1, name="laptop")
+    user = user_for_token(raw)
+    stored = User.objects.get(pk=org.sales_a1.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(user, field.attname) == getattr(stored, field.attname), field.name
+    assert user.is_authenticated and user.team_id == org.sales_a1.team_id
+
+    first_use = ApiToken.objects.get(pk=token.pk).last_used_at
+    assert first_use is not None
+    user_for_token(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first_use
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first_use - datetime.timedelta(minutes=2))
+    user_for_token(raw)
+    assert ApiToken.objects.get(pk=token.pk).last_used_at > first_use
+    assert user_for_token(raw[:-1] + "x") is None and user_for_token("nope") is None

@@ -43,8 +43,9 @@ def activity_visible(*, user):
 def activity_list(*, user, params) -> listing.Page:
     query = listing.parse(params, ACTIVITY_LIST)
     queryset = listing.apply(activity_visible(user=user), query, ACTIVITY_LIST)
-    queryset = queryset.select_related("owner", "assignee", "contact", "company")
-    return listing.paginate(queryset, query, ACTIVITY_LIST)
+    return listing.paginate(
+        queryset, query, ACTIVITY_LIST,
+        rows=lambda rows: rows.select_related("owner", "assignee", "contact", "company"))
 
 
 def activity_get(*, user, activity_id: int) -> Activity | None:

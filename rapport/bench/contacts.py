@@ -82,12 +82,15 @@ def run(*, rows: int, requests: int, concurrency: int, reuse: bool, max_seconds:
         f"latency at concurrency 1, throughput at concurrency {concurrency}...")
     http_results = {}
     with http.Server(cwd=Path(settings.BASE_DIR)) as server:
+        # Warm every worker thread first (its DB connection, URL resolver, first-query
+        # caches): the connections of a later figure may land on any of them.
+        every_path = [path for endpoint in endpoints.values() for path in endpoint["paths"][:3]]
+        http.load(server.port, every_path, requests=len(every_path) * 10, headers=headers,
+                  concurrency=2 * default_workers() * default_threads(), max_seconds=max_seconds)
         for name, endpoint in endpoints.items():
-            http.load(server.port, endpoint["paths"], requests=min(requests, 30), concurrency=2,
-                      headers=headers, max_seconds=max_seconds / 4)
             serial = http.load(server.port, endpoint["paths"], requests=requests, concurrency=1,
                                headers=headers, max_seconds=max_seconds)
-            loaded = http.load(server.port, endpoint["paths"], requests=requests,
+            loaded = http.load(server.port, endpoint["paths"], requests=requests * concurrency,
                                concurrency=concurrency, headers=headers, max_seconds=max_seconds)
             if serial.errors or loaded.errors:
                 raise RuntimeError(f"{name}: {serial.errors + loaded.errors} failed requests, "
@@ -195,6 +198,7 @@ def _endpoints(rows: int) -> dict:
     filtered = listing({"lifecycle_stage": "customer", "sort": "-created_at", "limit": 50})
     search = listing({"q": prefix, "limit": 50})
     return {
+        "wsgi": {"paths": ["/__wsgi"], "capture": None},
         "hello": {"paths": ["/__hello"], "capture": None},
         "detail": {"paths": [f"{API}/{pk}" for pk in ids], "capture": detail_capture},
         "list_first": {"paths": first[0], "capture": first[1]},

@@ -32,7 +32,7 @@ class Server:
         command = gunicorn_command(app="rapport.bench.hello_wsgi:application",
                                    bind=f"127.0.0.1:{self.port}",
                                    workers=self.workers, threads=self.threads)
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rapport.settings"}
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rapport.bench.settings"}
         self.process = subprocess.Popen(command, env=env, cwd=self.cwd)  # noqa: S603
         try:
             self._wait_ready()

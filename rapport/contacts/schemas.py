@@ -20,7 +20,7 @@ class RecordOut(Schema):
 
     @staticmethod
     def resolve_tags(obj):
-        return [t.name for t in obj.tags.all()]
+        return obj.tag_names
 
 
 class AddressFields(Forbid):

@@ -1,14 +1,15 @@
 """Every read of contacts and companies, scoped to what the user may see."""
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.models import Company, Contact
 from rapport.core import listing
 from rapport.core.customfields import definitions_for
 from rapport.core.listing import Field, ListSpec
-from rapport.core.models import Tag
-from rapport.core.permissions import restrict
+from rapport.core.permissions import in_scope
+from rapport.core.selectors import one
+from rapport.core.tags import with_tag_names
 
 _COMMON = {
     "id": Field("int", sortable=False),
@@ -48,43 +49,65 @@ COMPANY_LIST = ListSpec(
     },
 )
 
-_TAGS = Prefetch("tags", queryset=Tag.objects.order_by("name"))
+def contact_visible(*, user, trashed: bool = False, **lookups):
+    """Contacts in `user`'s scope (and matching `lookups`), built in one filter call."""
+    return Contact.all_objects.filter(
+        in_scope(user, "contact", deleted_at__isnull=not trashed, **lookups))
 
 
-def contact_visible(*, user, trashed: bool = False):
-    base = Contact.all_objects.filter(deleted_at__isnull=not trashed)
-    return restrict(base, user, "contact")
-
-
-def company_visible(*, user, trashed: bool = False):
-    base = Company.all_objects.filter(deleted_at__isnull=not trashed)
-    return restrict(base, user, "company")
+def company_visible(*, user, trashed: bool = False, **lookups):
+    return Company.all_objects.filter(
+        in_scope(user, "company", deleted_at__isnull=not trashed, **lookups))
 
 
 def contact_list(*, user, params) -> listing.Page:
     query = listing.parse(params, CONTACT_LIST, definitions_for("contact"))
     queryset = listing.apply(contact_visible(user=user), query, CONTACT_LIST)
-    queryset = queryset.select_related("company", "owner").prefetch_related(_TAGS)
-    return listing.paginate(queryset, query, CONTACT_LIST)
+    return _tagged(listing.paginate(queryset, query, CONTACT_LIST,
+                                    rows=lambda rows: rows.select_related("company", "owner")))
 
 
 def company_list(*, user, params) -> listing.Page:
     query = listing.parse(params, COMPANY_LIST, definitions_for("company"))
     queryset = listing.apply(company_visible(user=user), query, COMPANY_LIST)
-    queryset = queryset.select_related("owner").prefetch_related(_TAGS).annotate(
-        contact_count=Count("contacts", filter=Q(contacts__deleted_at__isnull=True))
-    )
-    return listing.paginate(queryset, query, COMPANY_LIST)
+    return _tagged(listing.paginate(queryset, query, COMPANY_LIST, rows=_company_rows))
+
+
+def _company_rows(rows):
+    return rows.select_related("owner").annotate(
+        contact_count=Count("contacts", filter=Q(contacts__deleted_at__isnull=True)))
+
+
+def _tagged(page: listing.Page) -> listing.Page:
+    with_tag_names(page.items)
+    return page
 
 
 def contact_get(*, user, contact_id: int) -> Contact | None:
-    return (contact_visible(user=user).select_related("company", "owner", "created_by")
-            .prefetch_related(_TAGS).filter(pk=contact_id).first())
+    """The contact with its tags: what the API returns and forms edit."""
+    return _one_tagged(contact_visible(user=user, pk=contact_id))
+
+
+def contact_page(*, user, contact_id: int) -> Contact | None:
+    """The contact with everything its record page shows beside it."""
+    return _one_tagged(contact_visible(user=user, pk=contact_id)
+                       .select_related("company", "owner", "created_by"))
 
 
 def company_get(*, user, company_id: int) -> Company | None:
-    return (company_visible(user=user).select_related("owner", "created_by")
-            .prefetch_related(_TAGS).filter(pk=company_id).first())
+    return _one_tagged(company_visible(user=user, pk=company_id))
+
+
+def company_page(*, user, company_id: int) -> Company | None:
+    return _one_tagged(company_visible(user=user, pk=company_id)
+                       .select_related("owner", "created_by"))
+
+
+def _one_tagged(queryset):
+    record = one(queryset)
+    if record is not None:
+        with_tag_names([record])
+    return record
 
 
 def company_contacts(*, user, company: Company):

@@ -106,7 +106,7 @@ def company_list(request):
 # Detail ---------------------------------------------------------------------
 
 def contact_detail(request, contact_id: int):
-    contact = selectors.contact_get(user=request.user, contact_id=contact_id)
+    contact = selectors.contact_page(user=request.user, contact_id=contact_id)
     if contact is None:
         raise Http404("No such contact.")
     definitions = core_selectors.custom_field_list(object_type="contact")
@@ -119,7 +119,7 @@ def contact_detail(request, contact_id: int):
 
 
 def company_detail(request, company_id: int):
-    company = selectors.company_get(user=request.user, company_id=company_id)
+    company = selectors.company_page(user=request.user, company_id=company_id)
     if company is None:
         raise Http404("No such company.")
     definitions = core_selectors.custom_field_list(object_type="company")

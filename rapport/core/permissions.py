@@ -1,6 +1,6 @@
 """Visibility scopes: which records a user may see, applied first by every selector."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from rapport.accounts.roles import scope_for
 from rapport.core.choices import Scope
@@ -23,8 +23,14 @@ def owner_filter(user, object_type: str, owner_field: str = "owner") -> Q:
     return Q(**{owner_field: user})
 
 
-def restrict(queryset: QuerySet, user, object_type: str, owner_field: str = "owner") -> QuerySet:
-    return queryset.filter(owner_filter(user, object_type, owner_field))
+def in_scope(user, object_type: str, owner_field: str = "owner", **lookups) -> Q:
+    """`owner_filter` and `lookups` together: what a selector passes to `filter()`.
+
+    The "all" scope adds no condition at all here; EVERYTHING would compile to no SQL
+    too, but building it costs a detail read a tenth of its time.
+    """
+    scope = owner_filter(user, object_type, owner_field)
+    return Q(**lookups) if scope is EVERYTHING else scope & Q(**lookups)
 
 
 def is_admin(user) -> bool:

@@ -3,6 +3,12 @@ from django.db.models import Count, Q
 from rapport.core.models import CustomFieldDefinition, Event, SavedView, Tag
 
 
+def one(queryset):
+    """The row a primary-key filter matches, or None: `.first()` without its ORDER BY,
+    which costs a detail read more to compile than the database takes to run it."""
+    return next(iter(queryset), None)
+
+
 def custom_field_list(*, object_type: str | None = None):
     qs = CustomFieldDefinition.objects.all()
     return qs.filter(object_type=object_type) if object_type else qs
