@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rapport.accounts",
     "rapport.contacts",
     "rapport.activities",
+    "rapport.automation",
     "rapport.web",
 ]
 
@@ -207,3 +208,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("RAPPORT_LOG_LEVEL", "WARNING")},
 }
 RAPPORT_ICS_DOMAIN = os.environ.get("RAPPORT_ICS_DOMAIN", "rapport.invalid")
+
+# Outbound HTTP (webhooks): private, loopback and link-local addresses are refused unless
+# listed here, comma-separated networks such as 10.0.0.0/8 or 127.0.0.1/32 (SSRF guard).
+OUTBOUND_ALLOWED_NETWORKS = [
+    n.strip() for n in os.environ.get("RAPPORT_OUTBOUND_ALLOWED_NETWORKS", "").split(",") if n.strip()
+]
+OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("RAPPORT_OUTBOUND_TIMEOUT", "10"))

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 
 from rapport.accounts.urls import settings_urlpatterns
 from rapport.api.api import api, api_index, api_not_found
+from rapport.automation.urls import webhook_urlpatterns
 from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
 
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("", include("rapport.accounts.urls")),
     path("settings/trash/", include((trash_urlpatterns, "trash"))),
+    path("settings/webhooks/", include((webhook_urlpatterns, "webhooks"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("contacts/", include("rapport.contacts.urls")),
     path("companies/", include((company_urlpatterns, "companies"))),

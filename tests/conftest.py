@@ -117,3 +117,14 @@ def plain_static_files(settings):
 def fast_password_hashing(settings):
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def jobs_run_at_once():
+    """Huey runs each job as it is queued (in memory), so a test sees every after-commit
+    effect and leaves nothing in the real queue; the worker process has its own tests."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = False

@@ -38,6 +38,7 @@ from rapport.accounts.roles import Role
 from rapport.accounts.services import team_create, token_create, user_create
 from rapport.activities.choices import ActivityKind, CallOutcome, Direction, Priority
 from rapport.activities.services import activity_create
+from rapport.automation.services import webhook_create
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.services import company_create, contact_create, record_delete
 from rapport.core.choices import CustomFieldType
@@ -116,7 +117,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings):
     """An admin with a token, and one record of each kind for path parameters to hit."""
     admin = user_create(actor=None, email="fuzz.admin@acme.example", full_name="Fuzz Admin",
                         role=Role.ADMIN, password="correct-Horse-battery-9")
@@ -138,12 +139,14 @@ def world(db):
         "starts_at": "2026-11-22T09:30:00Z", "ends_at": "2026-11-22T10:00:00Z"})
     field = custom_field_create(actor=admin, object_type="contact", key="tier", label="Tier",
                                 type="select", options=["gold", "silver"])
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    webhook, _ = webhook_create(actor=admin, data={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
         "company_id": [company.pk, gone.pk], "contact_id": [contact.pk, trashed.pk],
         "activity_id": [note_.pk, meeting.pk], "field_id": [field.pk],
-        "owner_id": [admin.pk, other.pk],
+        "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
     }
     return token, ids
 
@@ -213,6 +216,8 @@ def _realistic(ids) -> dict:
         "options": st.lists(names, max_size=4) | st.none(), "is_required": st.booleans(),
         "items": st.lists(st.fixed_dictionaries({}, optional=contact_like), min_size=1, max_size=4),
         "allow_duplicate": st.booleans(),
+        "events": st.lists(st.sampled_from(["*", "contact.*", "deal.stage_changed", "bad pattern"]),
+                           max_size=3),
     }
 
 

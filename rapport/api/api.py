@@ -89,6 +89,7 @@ def unexpected(request, exc):
 def _mount():
     from rapport.accounts.api import router as accounts_router
     from rapport.activities.api import router as activities_router
+    from rapport.automation.api import router as webhooks_router
     from rapport.contacts.api import companies, contacts
     from rapport.core.api import router as core_router
 
@@ -96,6 +97,7 @@ def _mount():
     api.add_router("/contacts", contacts)
     api.add_router("/companies", companies)
     api.add_router("/activities", activities_router)
+    api.add_router("/webhooks", webhooks_router)
     api.add_router("/", core_router)
 
 

@@ -1,12 +1,13 @@
 """Recording events: the outbox row is written in the caller's transaction."""
 
 from rapport.core.context import current_source
+from rapport.core.dispatch import request_dispatch
 from rapport.core.models import Event
 
 
 def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
                  object_type: str = "", object_id: int | None = None) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         type=type,
         object_type=object_type or obj.object_type,
         object_id=object_id if object_id is not None else obj.pk,
@@ -14,6 +15,8 @@ def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
         source=current_source(),
         data=data or {},
     )
+    request_dispatch()
+    return event
 
 
 def events_for(obj, limit: int = 50):

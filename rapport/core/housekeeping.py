@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from rapport.core import search
 from rapport.core.events import record_event
-from rapport.core.models import CRMModel, IdempotencyRecord
+from rapport.core.models import CRMModel, EventReceipt, IdempotencyRecord
 
 
 def purge_trash(*, older_than: datetime.timedelta) -> int:
@@ -28,3 +28,9 @@ def purge_trash(*, older_than: datetime.timedelta) -> int:
 def forget_idempotency_keys() -> int:
     cutoff = timezone.now() - datetime.timedelta(hours=24)
     return IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+def forget_receipts(*, older_than: datetime.timedelta = datetime.timedelta(days=30)) -> int:
+    """Receipts of events dispatched long ago: no retry or replay can reach them now."""
+    cutoff = timezone.now() - older_than
+    return EventReceipt.objects.filter(event__dispatched_at__lt=cutoff).delete()[0]

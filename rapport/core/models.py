@@ -76,13 +76,19 @@ class Event(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UI)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set once every consumer has taken the event (or it ran out of attempts).
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    dispatch_error = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["object_type", "object_id", "-created_at"], name="event_object"),
             models.Index(fields=["type", "created_at"], name="event_type_time"),
             models.Index(fields=["created_at", "id"], name="event_time"),
+            models.Index(fields=["id"], name="event_undispatched",
+                         condition=models.Q(dispatched_at__isnull=True)),
         ]
 
     def __str__(self):
@@ -91,6 +97,25 @@ class Event(models.Model):
     @property
     def changes(self) -> dict:
         return self.data.get("changes", {})
+
+
+class EventReceipt(models.Model):
+    """A consumer's note that it has processed an event, written with the consumer's effect.
+
+    The unique pair is what makes dispatch exactly-once in effect: a replay, a retry or
+    a second worker racing for the same event fails to insert it and rolls back.
+    """
+
+    consumer = models.CharField(max_length=64)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="receipts")
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "consumer"], name="receipt_once")]
+        indexes = [models.Index(fields=["processed_at"], name="receipt_time")]
+
+    def __str__(self):
+        return f"{self.consumer} took event {self.event_id}"
 
 
 class CustomFieldDefinition(models.Model):

@@ -1,14 +1,28 @@
-"""Housekeeping jobs: empty the trash after 30 days, forget old idempotency keys."""
+"""The kernel's jobs: event dispatch, and housekeeping (trash after 30 days, old keys)."""
 
 import datetime
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
-from rapport.core.housekeeping import forget_idempotency_keys, purge_trash
+from rapport.core.dispatch import dispatch_pending
+from rapport.core.housekeeping import forget_idempotency_keys, forget_receipts, purge_trash
+
+
+@db_task()
+def dispatch_events():
+    """Queued when a transaction that recorded events commits."""
+    dispatch_pending()
+
+
+@db_periodic_task(crontab(minute="*"))
+def dispatch_events_sweep():
+    """Retries failed consumers when due, and picks up what a crash left undispatched."""
+    dispatch_pending()
 
 
 @db_periodic_task(crontab(minute="17", hour="3"))
 def purge_trash_daily():
     purge_trash(older_than=datetime.timedelta(days=30))
     forget_idempotency_keys()
+    forget_receipts()

@@ -39,6 +39,12 @@
     });
   });
 
+  /* Destructive buttons whose form says data-confirm ask first. */
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
   /* Collapsible navigation on small screens. */
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest && event.target.closest("[data-nav-toggle]");
