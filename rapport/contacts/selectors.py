@@ -9,7 +9,7 @@ from rapport.core.customfields import definitions_for
 from rapport.core.listing import Field, ListSpec
 from rapport.core.permissions import in_scope
 from rapport.core.selectors import one
-from rapport.core.tags import with_tag_names
+from rapport.core.tags import tag_names
 
 _COMMON = {
     "id": Field("int", sortable=False),
@@ -63,51 +63,44 @@ def company_visible(*, user, trashed: bool = False, **lookups):
 def contact_list(*, user, params) -> listing.Page:
     query = listing.parse(params, CONTACT_LIST, definitions_for("contact"))
     queryset = listing.apply(contact_visible(user=user), query, CONTACT_LIST)
-    return _tagged(listing.paginate(queryset, query, CONTACT_LIST,
-                                    rows=lambda rows: rows.select_related("company", "owner")))
+    return listing.paginate(queryset, query, CONTACT_LIST, rows=_contact_rows)
+
+
+def _contact_rows(rows):
+    return rows.select_related("company", "owner").annotate(tag_names=tag_names(Contact))
 
 
 def company_list(*, user, params) -> listing.Page:
     query = listing.parse(params, COMPANY_LIST, definitions_for("company"))
     queryset = listing.apply(company_visible(user=user), query, COMPANY_LIST)
-    return _tagged(listing.paginate(queryset, query, COMPANY_LIST, rows=_company_rows))
+    return listing.paginate(queryset, query, COMPANY_LIST, rows=_company_rows)
 
 
 def _company_rows(rows):
     return rows.select_related("owner").annotate(
-        contact_count=Count("contacts", filter=Q(contacts__deleted_at__isnull=True)))
-
-
-def _tagged(page: listing.Page) -> listing.Page:
-    with_tag_names(page.items)
-    return page
+        contact_count=Count("contacts", filter=Q(contacts__deleted_at__isnull=True)),
+        tag_names=tag_names(Company))
 
 
 def contact_get(*, user, contact_id: int) -> Contact | None:
     """The contact with its tags: what the API returns and forms edit."""
-    return _one_tagged(contact_visible(user=user, pk=contact_id))
+    return one(contact_visible(user=user, pk=contact_id).annotate(tag_names=tag_names(Contact)))
 
 
 def contact_page(*, user, contact_id: int) -> Contact | None:
     """The contact with everything its record page shows beside it."""
-    return _one_tagged(contact_visible(user=user, pk=contact_id)
-                       .select_related("company", "owner", "created_by"))
+    return one(contact_visible(user=user, pk=contact_id)
+               .select_related("company", "owner", "created_by")
+               .annotate(tag_names=tag_names(Contact)))
 
 
 def company_get(*, user, company_id: int) -> Company | None:
-    return _one_tagged(company_visible(user=user, pk=company_id))
+    return one(company_visible(user=user, pk=company_id).annotate(tag_names=tag_names(Company)))
 
 
 def company_page(*, user, company_id: int) -> Company | None:
-    return _one_tagged(company_visible(user=user, pk=company_id)
-                       .select_related("owner", "created_by"))
-
-
-def _one_tagged(queryset):
-    record = one(queryset)
-    if record is not None:
-        with_tag_names([record])
-    return record
+    return one(company_visible(user=user, pk=company_id)
+               .select_related("owner", "created_by").annotate(tag_names=tag_names(Company)))
 
 
 def company_contacts(*, user, company: Company):

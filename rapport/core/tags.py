@@ -1,8 +1,8 @@
 """Tags: shared by every taggable record, matched case-insensitively by slug."""
 
-from collections import defaultdict
-
 from django.db import connection
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
 from rapport.core.errors import ValidationFailed
@@ -51,31 +51,22 @@ def add_tags(instance, names: list[str]) -> None:
     instance.tags.add(*get_or_create_tags(names))
 
 
-def with_tag_names(records: list) -> list:
-    """Sets `tag_names`, sorted, on each record of one model, in one query.
+def tag_names(model) -> RawSQL:
+    """An annotation: the record's tag names, sorted, as a list, in the record's own query.
 
-    Every detail and list read runs this, so it is plain SQL on the link table: through
-    the ORM (or `prefetch_related`) building the query cost more than running it.
+    Detail and list reads all carry tags; a correlated subquery on the link table saves
+    them a second round trip (and the ORM the work of building one).
     """
-    if not records:
-        return records
-    model = type(records[0])
     through = model.tags.through
     quote = connection.ops.quote_name
     source = quote(through._meta.get_field(model._meta.model_name).column)
     target = quote(through._meta.get_field("tag").column)
-    ids = [record.pk for record in records]
-    # Identifiers come from the models, quoted; every value is a bound parameter.
-    sql = (f"SELECT link.{source}, tag.{quote('name')} "  # noqa: S608
-           f"FROM {quote(through._meta.db_table)} link "
-           f"JOIN {quote(Tag._meta.db_table)} tag ON tag.{quote('id')} = link.{target} "
-           f"WHERE link.{source} IN ({', '.join(['%s'] * len(ids))}) "
-           f"ORDER BY tag.{quote('name')}")
-    names = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
-        for record_id, name in cursor.fetchall():
-            names[record_id].append(name)
-    for record in records:
-        record.tag_names = names.get(record.pk, [])
-    return records
+    joined = (f"FROM {quote(through._meta.db_table)} link "
+              f"JOIN {quote(Tag._meta.db_table)} tag ON tag.{quote('id')} = link.{target} "
+              f"WHERE link.{source} = {quote(model._meta.db_table)}.{quote('id')}")
+    # Identifiers come from the models, quoted; there are no values in this SQL.
+    if connection.vendor == "postgresql":
+        sql = f"SELECT COALESCE(jsonb_agg(tag.name ORDER BY tag.name), '[]'::jsonb) {joined}"
+    else:
+        sql = f"SELECT json_group_array(name) FROM (SELECT tag.name AS name {joined} ORDER BY tag.name)"  # noqa: S608
+    return RawSQL(sql, (), output_field=JSONField())  # noqa: S611
