@@ -5,15 +5,13 @@ from ninja import Router, Status
 from rapport.api.schemas import ERRORS
 from rapport.automation import selectors, services
 from rapport.automation.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
-from rapport.core.errors import NotFound, PermissionDenied
-from rapport.core.permissions import is_admin
+from rapport.core.errors import NotFound
 
 router = Router(tags=["webhooks"])
 
 
 def _webhook(request, webhook_id: int):
-    if not is_admin(request.auth):
-        raise PermissionDenied("Only admins manage webhooks: they receive every record's events.")
+    services.require_admin(request.auth)
     webhook = selectors.webhook_get(user=request.auth, webhook_id=webhook_id)
     if webhook is None:
         raise NotFound()
@@ -22,8 +20,7 @@ def _webhook(request, webhook_id: int):
 
 @router.get("", response={200: list[WebhookOut], **ERRORS})
 def list_webhooks(request):
-    if not is_admin(request.auth):
-        raise PermissionDenied("Only admins manage webhooks: they receive every record's events.")
+    services.require_admin(request.auth)
     return list(selectors.webhook_list(user=request.auth))
 
 

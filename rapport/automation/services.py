@@ -29,7 +29,7 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     return min(datetime.timedelta(seconds=30 * 2 ** (attempts - 1)), datetime.timedelta(hours=4))
 
 
-def _require_admin(actor):
+def require_admin(actor):
     if not is_admin(actor):
         raise PermissionDenied("Only admins manage webhooks: they receive every record's events.")
 
@@ -82,7 +82,7 @@ CLEANERS = {
 @transaction.atomic
 def webhook_create(*, actor, data: dict) -> tuple[Webhook, str]:
     """The webhook and its signing secret, which the caller shows once."""
-    _require_admin(actor)
+    require_admin(actor)
     values = clean_fields(CLEANERS, data, required=("url", "events"))
     secret = "whsec_" + secrets.token_urlsafe(32)
     webhook = Webhook.objects.create(owner=actor, secret=secret, **values)
@@ -93,7 +93,7 @@ def webhook_create(*, actor, data: dict) -> tuple[Webhook, str]:
 
 @transaction.atomic
 def webhook_update(*, actor, webhook_id: int, data: dict) -> Webhook:
-    _require_admin(actor)
+    require_admin(actor)
     webhook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
     if webhook is None:
         raise NotFound()
@@ -111,7 +111,7 @@ def webhook_update(*, actor, webhook_id: int, data: dict) -> Webhook:
 
 @transaction.atomic
 def webhook_delete(*, actor, webhook_id: int) -> None:
-    _require_admin(actor)
+    require_admin(actor)
     deleted, _ = Webhook.objects.filter(pk=webhook_id).delete()
     if not deleted:
         raise NotFound()
@@ -148,7 +148,7 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
 @transaction.atomic
 def send_test(*, actor, webhook_id: int) -> Delivery:
     """A `webhook.test` delivery, sent now by a job like any other (and retried like one)."""
-    _require_admin(actor)
+    require_admin(actor)
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     if webhook is None:
         raise NotFound()

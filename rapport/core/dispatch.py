@@ -66,10 +66,6 @@ def consumer(name: str, *patterns: str):
     return register
 
 
-def consumers() -> list[Consumer]:
-    return list(_consumers.values())
-
-
 def request_dispatch() -> None:
     """Dispatch once the current transaction commits (at once outside a transaction).
 
