@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "rapport.contacts",
     "rapport.activities",
     "rapport.automation",
+    "rapport.mail",
     "rapport.web",
 ]
 
@@ -215,3 +216,21 @@ OUTBOUND_ALLOWED_NETWORKS = [
     n.strip() for n in os.environ.get("RAPPORT_OUTBOUND_ALLOWED_NETWORKS", "").split(",") if n.strip()
 ]
 OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("RAPPORT_OUTBOUND_TIMEOUT", "10"))
+
+# Outbound email. RAPPORT_EMAIL_URL names the transport (rapport/mail/transport.py):
+# smtp+tls://user:pass@host:587, smtp+ssl://…:465, smtp://host:25, anymail://<provider>;
+# unset, messages are written to RAPPORT_DATA_DIR/outbox instead of leaving the machine.
+EMAIL_URL = os.environ.get("RAPPORT_EMAIL_URL", "")
+# A provider's keys for django-anymail: RAPPORT_ANYMAIL_POSTMARK_SERVER_TOKEN=… becomes
+# ANYMAIL["POSTMARK_SERVER_TOKEN"].
+ANYMAIL = {name.removeprefix("RAPPORT_ANYMAIL_"): value for name, value in os.environ.items()
+           if name.startswith("RAPPORT_ANYMAIL_")}
+# When set, every message goes out From this address (with the sender's name and their own
+# address as Reply-To), for servers that let one address send. Otherwise From is the user.
+EMAIL_FROM = os.environ.get("RAPPORT_EMAIL_FROM", "")
+EMAIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_EMAIL_MAX_ATTACHMENT_MB", "10")) * 1024 * 1024
+# DKIM signing of SMTP mail: the PEM private key, its DNS selector, and the signing domain
+# (default: the domain of the From address).
+DKIM_KEY_FILE = os.environ.get("RAPPORT_DKIM_KEY_FILE", "")
+DKIM_SELECTOR = os.environ.get("RAPPORT_DKIM_SELECTOR", "rapport")
+DKIM_DOMAIN = os.environ.get("RAPPORT_DKIM_DOMAIN", "")

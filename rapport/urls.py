@@ -4,6 +4,8 @@ from rapport.accounts.urls import settings_urlpatterns
 from rapport.api.api import api, api_index, api_not_found
 from rapport.automation.urls import webhook_urlpatterns
 from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
+from rapport.mail.urls import compose_urlpatterns
+from rapport.mail.urls import settings_urlpatterns as mail_settings_urlpatterns
 
 urlpatterns = [
     path("api/v1/", api_index),
@@ -12,6 +14,8 @@ urlpatterns = [
     path("", include("rapport.accounts.urls")),
     path("settings/trash/", include((trash_urlpatterns, "trash"))),
     path("settings/webhooks/", include((webhook_urlpatterns, "webhooks"))),
+    path("settings/email/", include((mail_settings_urlpatterns, "mail"))),
+    path("", include((compose_urlpatterns, "compose"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("contacts/", include("rapport.contacts.urls")),
     path("companies/", include((company_urlpatterns, "companies"))),

@@ -41,3 +41,23 @@ def test_bench_contacts_measures_every_figure(tmp_path):
     again = subprocess.run(bench, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert again.returncode != 0
     assert "already holds 2000 contacts" in again.stderr
+
+
+def test_bench_email_compares_rapport_with_a_plain_smtplib_loop(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["RAPPORT_DATA_DIR"] = str(tmp_path / "data")
+    rapport = [sys.executable, "-m", "rapport"]
+    subprocess.run([*rapport, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
+    out = tmp_path / "email.json"
+    done = subprocess.run([*rapport, "bench", "email", "--messages", "300", "--threads", "2",
+                           "--json", str(out)], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "plain smtplib, one connection" in done.stdout and "Targets" in done.stdout
+
+    result = json.loads(out.read_text())
+    assert result["messages"] == 300
+    for key in ("smtplib_msgs_per_s", "worker_msgs_per_s", "pooled_msgs_per_s"):
+        assert result[key] > 0, key
+    assert [t["target"] for t in result["targets"]] == [
+        "one worker >= 80% of plain smtplib", "pooled connections >= 1,000 msgs/s"]

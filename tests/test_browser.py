@@ -121,8 +121,37 @@ def test_bad_input_shows_inline_errors_and_saves_nothing(page):
 def test_pages_fit_a_phone(page):
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ["/", "/contacts/", "/companies/", "/tasks/", "/settings/", "/contacts/new/",
-                 "/settings/webhooks/"]:
+                 "/settings/webhooks/", "/settings/email/", "/settings/email/templates/"]:
         page.goto(path)
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, f"{path} scrolls sideways by {overflow}px at 390px"
+
+
+def test_writing_an_email_from_a_contact(page, settings, tmp_path):
+    """Compose from the contact page, preview it merged, send it, see it sent on the timeline."""
+    from playwright.sync_api import expect
+
+    from rapport.accounts.models import User
+    from rapport.contacts.services import contact_create
+
+    settings.EMAIL_URL, settings.DATA_DIR = "", tmp_path  # the outbox folder: a real file per message
+    dana = User.objects.get(email="dana@acme.example")
+    contact = contact_create(actor=dana, data={"first_name": "Rosa", "last_name": "Parks",
+                                               "email": "rosa@example.com"})
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/contacts/{contact.pk}/")
+    page.get_by_role("link", name="Email", exact=True).click()
+    expect(page.get_by_label("To (required)")).to_have_value("rosa@example.com")
+    page.get_by_label("Subject").fill("Hello {{ contact.first_name }}")
+    page.get_by_label("Message").fill("Dear **{{ contact.first_name }}**, thank you.")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".email-preview strong")).to_have_text("Rosa")
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"the compose page scrolls sideways by {overflow}px at 390px"
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Email queued")).to_be_visible()
+    expect(page.locator("#timeline").get_by_text("Hello Rosa")).to_be_visible()
+    expect(page.locator("#timeline .badge-done").first).to_have_text("Sent")
+    assert len(list((tmp_path / "outbox").iterdir())) == 1

@@ -43,6 +43,7 @@ from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.services import company_create, contact_create, record_delete
 from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
+from rapport.mail.services import email_send, template_create
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 # Kept small so the file runs in well under a minute; RAPPORT_FUZZ_SCALE=10 digs deeper locally.
@@ -141,12 +142,16 @@ def world(db, settings):
                                 type="select", options=["gold", "silver"])
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     webhook, _ = webhook_create(actor=admin, data={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    template = template_create(actor=admin, data={
+        "name": "Fuzz hello", "subject": "Hi {{ contact.first_name }}", "body": "Hello"})
+    email = email_send(actor=admin, data={"contact_id": contact.pk, "template_id": template.pk})
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
         "company_id": [company.pk, gone.pk], "contact_id": [contact.pk, trashed.pk],
         "activity_id": [note_.pk, meeting.pk], "field_id": [field.pk],
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
+        "template_id": [template.pk], "email_id": [email.pk],
     }
     return token, ids
 
@@ -216,6 +221,8 @@ def _realistic(ids) -> dict:
         "options": st.lists(names, max_size=4) | st.none(), "is_required": st.booleans(),
         "items": st.lists(st.fixed_dictionaries({}, optional=contact_like), min_size=1, max_size=4),
         "allow_duplicate": st.booleans(),
+        "to": st.lists(emails, max_size=2), "cc": st.lists(emails, max_size=2),
+        "template_id": st.sampled_from(ids["template_id"]) | st.none(),
         "events": st.lists(st.sampled_from(["*", "contact.*", "deal.stage_changed", "bad pattern"]),
                            max_size=3),
     }

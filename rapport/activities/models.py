@@ -37,6 +37,9 @@ class Activity(CRMModel):
 
     email_from = models.CharField(max_length=254, blank=True)
     email_to = models.JSONField(default=list, blank=True)
+    email_message_id = models.CharField(max_length=255, blank=True)
+    # Where an outbound message is on its way out (queued, sent, failed); set by rapport.mail.
+    email_status = models.CharField(max_length=8, blank=True)
 
     due_date = models.DateField(null=True, blank=True)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
@@ -53,6 +56,8 @@ class Activity(CRMModel):
                          condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["assignee", "completed_at", "due_date"], name="activity_tasks"),
             models.Index(fields=["owner", "occurred_at"], name="activity_owner"),
+            models.Index(fields=["email_message_id"], name="activity_message_id",
+                         condition=~Q(email_message_id="")),
         ]
 
     def __str__(self):

@@ -92,12 +92,15 @@ def _mount():
     from rapport.automation.api import router as webhooks_router
     from rapport.contacts.api import companies, contacts
     from rapport.core.api import router as core_router
+    from rapport.mail.api import emails, templates
 
     api.add_router("/", accounts_router)
     api.add_router("/contacts", contacts)
     api.add_router("/companies", companies)
     api.add_router("/activities", activities_router)
     api.add_router("/webhooks", webhooks_router)
+    api.add_router("/email-templates", templates)
+    api.add_router("/emails", emails)
     api.add_router("/", core_router)
 
 

@@ -19,6 +19,20 @@ def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
     return event
 
 
+def record_events(events: list[dict]) -> list[Event]:
+    """Several events in one INSERT, for bulk work (a batch of sent emails); each dict holds
+    record_event's keyword arguments, with object_type and object_id given."""
+    source = current_source()
+    created = Event.objects.bulk_create([
+        Event(type=e["type"], object_type=e["object_type"], object_id=e["object_id"],
+              actor=e.get("actor") if getattr(e.get("actor"), "pk", None) else None,
+              source=source, data=e.get("data") or {})
+        for e in events])
+    if created:
+        request_dispatch()
+    return created
+
+
 def events_for(obj, limit: int = 50):
     return (
         Event.objects.filter(object_type=obj.object_type, object_id=obj.pk)

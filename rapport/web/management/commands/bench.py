@@ -1,4 +1,5 @@
-"""`rapport bench contacts --rows N`: bulk-seed a scratch database and measure the API.
+"""`rapport bench contacts --rows N` (bulk-seed a scratch database and measure the API) and
+`rapport bench email --messages N` (sending against a plain smtplib loop).
 
 Refuses a database that already holds contacts unless --reuse is given; see
 docs/performance.md for how to point it at a scratch SQLite or PostgreSQL database.
@@ -14,7 +15,7 @@ class Command(BaseCommand):
     help = "Benchmark Rapport against the raw database: bulk seeding and API latency."
 
     def add_arguments(self, parser):
-        parser.add_argument("target", choices=["contacts"], help="What to benchmark.")
+        parser.add_argument("target", choices=["contacts", "email"], help="What to benchmark.")
         parser.add_argument("--rows", type=int, default=1_000_000,
                             help="Contacts to seed (default 1,000,000).")
         parser.add_argument("--requests", type=int, default=300,
@@ -26,20 +27,26 @@ class Command(BaseCommand):
         parser.add_argument("--reuse", action="store_true",
                             help="Allow a database that already holds contacts (they are "
                                  "benchmarked as they are, nothing is seeded).")
+        parser.add_argument("--messages", type=int, default=10_000,
+                            help="email: messages per figure (default 10,000).")
+        parser.add_argument("--threads", type=int, default=4,
+                            help="email: pooled connections for the pooled figure.")
         parser.add_argument("--json", dest="json_path", default=None,
                             help="Also write the figures as JSON to this path.")
 
     def handle(self, *args, target, rows, requests, concurrency, reuse, json_path, max_seconds,
-               **options):
+               messages, threads, **options):
         from rapport.bench import contacts
 
+        # SIGTERM unwinds like Ctrl-C, so subprocesses (gunicorn, the SMTP sink) are stopped
+        # in their `finally`.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        if target == "email":
+            return self._email(messages, threads, json_path)
         if rows < 100:
             raise CommandError("--rows must be at least 100.")
         if requests < 1 or concurrency < 1:
             raise CommandError("--requests and --concurrency must be at least 1.")
-
-        # SIGTERM unwinds like Ctrl-C, so the gunicorn subprocess is stopped in its `finally`.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
         def out(line=""):
             self.stdout.write(line)
@@ -53,3 +60,14 @@ class Command(BaseCommand):
         if json_path:
             contacts.write_json(result, json_path)
             out(f"Figures written to {json_path}")
+
+    def _email(self, messages: int, threads: int, json_path: str | None):
+        from rapport.bench import contacts, email
+
+        if messages < 10 or threads < 1:
+            raise CommandError("--messages must be at least 10 and --threads at least 1.")
+        result = email.run(messages=messages, threads=threads,
+                           out=lambda line="": self.stdout.write(line))
+        self.stdout.write(email.report(result))
+        if json_path:
+            contacts.write_json(result, json_path)

@@ -1,0 +1,188 @@
+"""`rapport bench email`: Rapport's sending path against a plain smtplib loop, same sink.
+
+Both sides send the same messages (subject, plain-text and HTML parts, as a template
+renders them) to one local aiosmtpd sink in its own process:
+  - smtplib: build each message with the standard library, send over one connection;
+  - Rapport, one worker: queued OutboundEmail rows sent by `mail.services.deliver`
+    (claim, build the MIME, send, mark sent, record the email.sent events) in batches
+    over one kept-open connection, exactly as a worker's job runs it;
+  - Rapport, pooled: the same with several threads, each with its own connection.
+Queueing (rendering and inserting the rows) is timed separately and not counted.
+"""
+
+import email.charset
+import email.policy
+import os
+import platform
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from rapport.bench.http import free_port
+
+TARGETS = [
+    ("one worker >= 80% of plain smtplib", "worker_pct_of_smtplib", 80.0),
+    ("pooled connections >= 1,000 msgs/s", "pooled_msgs_per_s", 1000.0),
+]
+SUBJECT = "Good to meet you, {{ contact.first_name|default:'there' }}"
+BODY = ("Hi {{ contact.first_name|default:'there' }},\n\nThanks for your time today. "
+        "**{{ company.name|default:'Your team' }}** is in good hands: the proposal follows "
+        "this week.\n\n- Pricing for 25 seats\n- Onboarding plan\n- Support terms\n\nBest,")
+
+
+class Sink:
+    """The aiosmtpd sink process; always stopped."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "rapport.bench.smtp_sink", str(self.port)],
+            stdout=subprocess.PIPE, text=True)
+        if self.process.stdout.readline().strip() != "ready":
+            self.__exit__()
+            raise RuntimeError("The SMTP sink did not start.")
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def run(*, messages: int, threads: int, out=print) -> dict:
+    from rapport.accounts.models import User
+    from rapport.mail import rendering, transport
+    from rapport.mail.models import OutboundEmail
+
+    sender = User.objects.order_by("pk").first()
+    if sender is None:
+        sender = User.objects.create_user("bench@rapport.invalid", None, full_name="Bench Sender")
+    contexts = [{"contact": {"first_name": f"Person{i}"}, "company": {"name": f"Company {i % 97}"},
+                 "sender": {"full_name": sender.full_name}} for i in range(messages)]
+
+    started = time.perf_counter()
+    rendered = [rendering.render_parts(subject=SUBJECT, body=BODY, context=c) for c in contexts]
+    render_s = time.perf_counter() - started
+    out(f"Rendered {messages:,} messages from a template in {render_s:.2f} s "
+        f"({messages / render_s:,.0f}/s, at queueing time, not counted below)")
+
+    with Sink() as sink:
+        url = f"smtp://127.0.0.1:{sink.port}"
+        plain = _smtplib_loop(sink.port, rendered, sender.email)
+        out(f"plain smtplib, one connection      {plain:>8,.0f} msgs/s")
+
+        previous_url, settings.EMAIL_URL = settings.EMAIL_URL, url
+        previous_dkim, settings.DKIM_KEY_FILE = settings.DKIM_KEY_FILE, ""
+        try:
+            ids = _queue(rendered, sender)
+            worker = _deliver_all(ids, threads=1)
+            out(f"Rapport, one worker                {worker:>8,.0f} msgs/s "
+                f"({worker / plain:.0%} of smtplib)")
+            ids = _queue(rendered, sender)
+            pooled = _deliver_all(ids, threads=threads)
+            out(f"Rapport, {threads} pooled connections     {pooled:>8,.0f} msgs/s")
+        finally:
+            settings.EMAIL_URL, settings.DKIM_KEY_FILE = previous_url, previous_dkim
+            transport.close()
+            OutboundEmail.objects.filter(sender=sender, subject__startswith="Good to meet you")\
+                .delete()
+
+    result = {
+        "date": timezone.now().isoformat(timespec="seconds"), "messages": messages,
+        "threads": threads, "engine": connection.vendor,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "render_msgs_per_s": round(messages / render_s),
+        "smtplib_msgs_per_s": round(plain), "worker_msgs_per_s": round(worker),
+        "worker_pct_of_smtplib": round(100 * worker / plain, 1),
+        "pooled_msgs_per_s": round(pooled),
+    }
+    result["targets"] = [{"target": label, "value": result[key], "limit": limit,
+                          "pass": result[key] >= limit} for label, key, limit in TARGETS]
+    return result
+
+
+def _smtplib_loop(port: int, rendered, sender: str) -> float:
+    """The yardstick: the standard library's fastest builder (email.mime with compat32, both
+    parts quoted-printable), then smtplib.sendmail over one connection."""
+    utf8_qp = email.charset.Charset("utf-8")
+    utf8_qp.body_encoding = email.charset.QP
+    crlf = email.policy.compat32.clone(linesep="\r\n")
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for number, parts in enumerate(rendered):
+            message = MIMEMultipart("alternative")
+            message["Subject"], message["From"] = parts.subject, sender
+            message["To"] = f"person{number}@example.com"
+            message["Message-ID"] = f"<{number}.plain@bench.rapport.invalid>"
+            message.attach(MIMEText(parts.text, "plain", utf8_qp))
+            message.attach(MIMEText(parts.html, "html", utf8_qp))
+            smtp.sendmail(sender, [message["To"]], message.as_bytes(policy=crlf))
+    return len(rendered) / (time.perf_counter() - started)
+
+
+def _queue(rendered, sender) -> list[int]:
+    """The rows `email_send` would leave, inserted in bulk (queueing is not what is timed)."""
+    from email.utils import make_msgid
+
+    from rapport.mail.models import OutboundEmail
+
+    rows = [OutboundEmail(sender=sender, from_header=sender.email, envelope_from=sender.email,
+                          to=[f"person{n}@example.com"], subject=parts.subject,
+                          text_body=parts.text, html_body=parts.html,
+                          message_id=make_msgid(domain="bench.rapport.invalid"))
+            for n, parts in enumerate(rendered)]
+    created = OutboundEmail.objects.bulk_create(rows, batch_size=500)
+    return [row.pk for row in created]
+
+
+def _deliver_all(ids: list[int], *, threads: int) -> float:
+    from rapport.mail import services, transport
+
+    batches = [ids[i:i + services.BATCH] for i in range(0, len(ids), services.BATCH)]
+    lock = threading.Lock()
+    failures = []
+
+    def work():
+        try:
+            while True:
+                with lock:
+                    if not batches:
+                        return
+                    batch = batches.pop()
+                counts = services.deliver(batch)
+                if counts["sent"] != len(batch):
+                    failures.append(counts)
+        finally:
+            transport.close()
+            close_old_connections()
+            connection.close()
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"Some messages were not sent: {failures[:3]}")
+    return len(ids) / elapsed
+
+
+def report(result: dict) -> str:
+    lines = ["", "Targets:"]
+    for check in result["targets"]:
+        unit = "%" if "%" in check["target"] else " msgs/s"
+        lines.append(f"  {'PASS' if check['pass'] else 'MISS'}  {check['target']:<40}"
+                     f"measured {check['value']:,}{unit}")
+    return "\n".join(lines)
