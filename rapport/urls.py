@@ -6,6 +6,7 @@ from rapport.automation.urls import webhook_urlpatterns
 from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
 from rapport.mail.urls import compose_urlpatterns
 from rapport.mail.urls import settings_urlpatterns as mail_settings_urlpatterns
+from rapport.web.jobs import urlpatterns as jobs_urlpatterns
 
 urlpatterns = [
     path("api/v1/", api_index),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("settings/trash/", include((trash_urlpatterns, "trash"))),
     path("settings/webhooks/", include((webhook_urlpatterns, "webhooks"))),
     path("settings/email/", include((mail_settings_urlpatterns, "mail"))),
+    path("settings/jobs/", include((jobs_urlpatterns, "jobs"))),
     path("", include((compose_urlpatterns, "compose"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("contacts/", include("rapport.contacts.urls")),

@@ -121,7 +121,8 @@ def test_bad_input_shows_inline_errors_and_saves_nothing(page):
 def test_pages_fit_a_phone(page):
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ["/", "/contacts/", "/companies/", "/tasks/", "/settings/", "/contacts/new/",
-                 "/settings/webhooks/", "/settings/email/", "/settings/email/templates/"]:
+                 "/settings/webhooks/", "/settings/email/", "/settings/email/templates/",
+                 "/settings/jobs/"]:
         page.goto(path)
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -191,3 +191,54 @@ class SavedView(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class JobStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    RETRYING = "retrying", "Waiting to retry"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    REQUEUED = "requeued", "Queued again"
+
+
+class JobRun(models.Model):
+    """One background job as the workers ran it: the log behind Settings → Jobs.
+
+    Huey holds the queue; this row follows a job from the moment a worker starts it, so
+    a failure keeps its error and a job whose worker died can be found and run again.
+    """
+
+    task_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-started_at"], name="jobrun_status")]
+
+    def __str__(self):
+        return f"{self.short_name} ({self.status})"
+
+    @property
+    def short_name(self) -> str:
+        """`rapport.mail.tasks.send_emails` → `mail: send emails`."""
+        module, _, function = self.name.rpartition(".")
+        app = module.removeprefix("rapport.").removesuffix(".tasks")
+        return f"{app}: {function.replace('_', ' ')}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Each `rapport worker` process writes here every few seconds while it lives."""
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
