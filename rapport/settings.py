@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "rapport.activities",
     "rapport.automation",
     "rapport.mail",
+    "rapport.workflows",
     "rapport.web",
 ]
 
@@ -229,8 +230,20 @@ ANYMAIL = {name.removeprefix("RAPPORT_ANYMAIL_"): value for name, value in os.en
 # address as Reply-To), for servers that let one address send. Otherwise From is the user.
 EMAIL_FROM = os.environ.get("RAPPORT_EMAIL_FROM", "")
 EMAIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_EMAIL_MAX_ATTACHMENT_MB", "10")) * 1024 * 1024
+# A request body may carry that much in base64 (4/3 larger) plus the message itself; Django's
+# 2.5 MB default would refuse an API email with a 2 MB attachment.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, EMAIL_MAX_ATTACHMENT_BYTES * 4 // 3 + 1_048_576)
 # DKIM signing of SMTP mail: the PEM private key, its DNS selector, and the signing domain
 # (default: the domain of the From address).
 DKIM_KEY_FILE = os.environ.get("RAPPORT_DKIM_KEY_FILE", "")
 DKIM_SELECTOR = os.environ.get("RAPPORT_DKIM_SELECTOR", "rapport")
 DKIM_DOMAIN = os.environ.get("RAPPORT_DKIM_DOMAIN", "")
+
+# Inbound email (rapport/mail/inbound.py). A message over RAPPORT_INBOUND_MAX_MB is recorded
+# by its headers but not downloaded; an attachment over RAPPORT_INBOUND_MAX_ATTACHMENT_MB,
+# or of an executable type, is listed but not kept.
+INBOUND_MAX_BYTES = int(os.environ.get("RAPPORT_INBOUND_MAX_MB", "25")) * 1024 * 1024
+INBOUND_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_INBOUND_MAX_ATTACHMENT_MB", "10")) * 1024 * 1024
+# A PEM file of CA certificates IMAP servers may also chain to (a self-hosted server's own
+# CA); the system's trusted CAs always apply.
+INBOUND_IMAP_CA_FILE = os.environ.get("RAPPORT_IMAP_CA_FILE", "")

@@ -61,3 +61,18 @@ def test_bench_email_compares_rapport_with_a_plain_smtplib_loop(tmp_path):
         assert result[key] > 0, key
     assert [t["target"] for t in result["targets"]] == [
         "one worker >= 80% of plain smtplib", "pooled connections >= 1,000 msgs/s"]
+
+
+def test_bench_events_dispatches_through_webhooks_and_rules(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["RAPPORT_DATA_DIR"] = str(tmp_path / "data")
+    rapport = [sys.executable, "-m", "rapport"]
+    subprocess.run([*rapport, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
+    out = tmp_path / "events.json"
+    done = subprocess.run([*rapport, "bench", "events", "--events", "300", "--json", str(out)],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert result["deliveries"] == 300 and result["rule_runs"] == 30 and result["failures"] == 0
+    assert result["rapport_events_per_s"] > 0 and result["raw_events_per_s"] > 0
+    assert result["targets"][0]["target"] == "events dispatched >= 1,000/s per worker"

@@ -122,7 +122,7 @@ def test_pages_fit_a_phone(page):
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ["/", "/contacts/", "/companies/", "/tasks/", "/settings/", "/contacts/new/",
                  "/settings/webhooks/", "/settings/email/", "/settings/email/templates/",
-                 "/settings/jobs/"]:
+                 "/settings/jobs/", "/automation/", "/automation/new/"]:
         page.goto(path)
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -6,13 +6,17 @@ message queued by a service is sent after commit exactly as a worker would send 
 
 import base64
 import datetime
+import socket
 import subprocess
+import threading
 
 import dkim
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from rapport.activities.models import Activity
+from rapport.contacts.models import Contact as ContactModel
 from rapport.contacts.services import company_create, contact_create
 from rapport.core.errors import PermissionDenied, ValidationFailed
 from rapport.core.models import Event
@@ -177,6 +181,36 @@ def test_an_unreachable_server_is_a_temporary_failure(org, settings, contact):
     assert email.status == EmailStatus.QUEUED and "Could not reach" in email.last_error
 
 
+def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_message(org, settings, contact):
+    """A server that accepts the connection and hangs up: the batch stops at the first try."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.close()
+    threading.Thread(target=hang_up, daemon=True).start()
+    settings.EMAIL_URL = f"smtp://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with transaction.atomic():  # three messages, one sending job
+            emails = [services.email_send(actor=org.sales_a1, data={
+                "contact_id": contact.pk, "subject": f"Try {n}", "body": "…"}) for n in range(3)]
+            OutboundEmail.objects.update(next_attempt_at=timezone.now() + datetime.timedelta(hours=1))
+        OutboundEmail.objects.update(next_attempt_at=timezone.now())
+        assert services.deliver([e.pk for e in emails]) == {"sent": 0, "retrying": 3, "failed": 0}
+    finally:
+        listener.close()
+    assert len(accepted) == 1
+    assert all("Could not reach" in e.last_error or "answered" in e.last_error
+               for e in OutboundEmail.objects.all())
+    assert set(OutboundEmail.objects.values_list("status", flat=True)) == {EmailStatus.QUEUED}
+
+
 def test_a_message_is_never_sent_twice_by_repeated_or_concurrent_jobs(org, smtp, contact):
     email = send(org.sales_a1, contact, subject="Once", body="Only once.")
     assert services.deliver([email.pk]) == {"sent": 0, "retrying": 0, "failed": 0}
@@ -237,6 +271,15 @@ def test_a_contact_outside_the_senders_scope_cannot_be_emailed(org, smtp, contac
         send(org.sales_b1, contact, subject="Hi", body="…")
     assert refused.value.fields["contact_id"] == ["No such contact."]
     assert smtp.messages == []
+
+
+def test_merge_fields_never_show_a_company_the_sender_cannot_see(org, smtp):
+    hidden = company_create(actor=org.sales_b1, data={"name": "Team B Secret Co"})
+    contact = contact_create(actor=org.sales_a1, data={"first_name": "Ida", "email": "ida@x.example"})
+    ContactModel.objects.filter(pk=contact.pk).update(company=hidden)  # moved by someone else
+    rendered = services.preview(actor=org.sales_a1, data={
+        "contact_id": contact.pk, "subject": "Hi", "body": "At {{ company.name|default:'?' }}"})
+    assert rendered.text.startswith("At ?")
 
 
 def test_only_the_author_or_an_admin_may_change_a_template(org):

@@ -150,6 +150,34 @@ def test_the_api_sends_with_a_base64_attachment_and_reports_status(api, org, smt
     assert api(org.sales_b1).get(f"/emails/{body['id']}").status_code == 404
 
 
+def test_the_api_sends_large_attachments_once_per_idempotency_key(api, org, smtp, contact):
+    client = api(org.sales_a1)
+    body = {"contact_id": contact.pk, "subject": "The deck", "body": "Attached.",
+            "attachments": [{"filename": "deck.pdf",
+                             "content_base64": base64.b64encode(b"%PDF" + b"x" * 3_000_000).decode()}]}
+    first = client.post("/emails", body, headers={"Idempotency-Key": "deck-1"})
+    again = client.post("/emails", body, headers={"Idempotency-Key": "deck-1"})
+    assert first.status_code == 202 and again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert OutboundEmail.objects.count() == 1 and len(smtp.messages) == 1
+    assert first.json()["attachments"][0]["size"] == 3_000_004
+
+
+def test_the_api_lists_messages_a_page_at_a_time(api, org, smtp, contact):
+    client = api(org.sales_a1)
+    for number in range(3):
+        client.post("/emails", {"contact_id": contact.pk, "subject": f"Note {number}", "body": "…"})
+    first = client.get("/emails", limit="2").json()
+    assert [e["subject"] for e in first["items"]] == ["Note 2", "Note 1"]
+    rest = client.get("/emails", limit="2", cursor=first["next_cursor"]).json()
+    assert [e["subject"] for e in rest["items"]] == ["Note 0"] and rest["next_cursor"] is None
+    assert client.get("/emails", status="failed").json()["items"] == []
+    assert client.get("/emails", contact_id=str(contact.pk)).json()["items"][0]["subject"] == "Note 2"
+    assert client.get("/emails", q="note").status_code == 400
+    assert api(org.sales_b1).get("/emails").json()["items"] == []
+
+
 def test_the_api_names_each_bad_field(api, org, smtp, contact):
     response = api(org.sales_a1).post("/emails", {
         "contact_id": contact.pk, "to": ["not-an-address"], "subject": "{{ contact.nope }}",
@@ -168,6 +196,7 @@ def test_the_api_manages_templates_and_previews(api, org, contact):
     created = client.post("/email-templates", {"name": "Intro", "subject": "Hi {{ contact.first_name }}",
                                                "body": "From {{ sender.first_name }}"})
     assert created.status_code == 201
+    assert [t["name"] for t in client.get("/email-templates").json()["items"]] == ["Intro"]
     preview = client.post("/emails/preview", {"contact_id": contact.pk,
                                               "template_id": created.json()["id"]})
     assert preview.json()["subject"] == "Hi Peter"

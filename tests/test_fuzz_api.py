@@ -43,7 +43,9 @@ from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.services import company_create, contact_create, record_delete
 from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
+from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
+from rapport.workflows.services import rule_create
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 # Kept small so the file runs in well under a minute; RAPPORT_FUZZ_SCALE=10 digs deeper locally.
@@ -145,13 +147,20 @@ def world(db, settings):
     template = template_create(actor=admin, data={
         "name": "Fuzz hello", "subject": "Hi {{ contact.first_name }}", "body": "Hello"})
     email = email_send(actor=admin, data={"contact_id": contact.pk, "template_id": template.pk})
+    mailbox = mailbox_create(actor=admin, data={  # never polled: nothing commits here
+        "name": "Fuzz box", "host": "127.0.0.1", "port": 9, "security": "none",
+        "username": "fuzz", "password": "fuzz-pass"})
+    rule = rule_create(actor=admin, data={
+        "name": "Fuzz rule", "object_type": "contact", "trigger": {"type": "created"},
+        "actions": [{"type": "add_tag", "tag": "fuzzed"}]})
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
         "company_id": [company.pk, gone.pk], "contact_id": [contact.pk, trashed.pk],
         "activity_id": [note_.pk, meeting.pk], "field_id": [field.pk],
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
-        "template_id": [template.pk], "email_id": [email.pk],
+        "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
+        "mailbox_id": [mailbox.pk],
     }
     return token, ids
 

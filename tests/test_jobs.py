@@ -130,7 +130,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(org, settings
     env = {**os.environ, "DATABASE_URL": _database_url(),
            "RAPPORT_DATA_DIR": str(django_settings.DATA_DIR),
            "RAPPORT_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"}
-    ours = EventReceipt.objects.filter(event__type="contact.updated")
+    ours = EventReceipt.objects.filter(event__type="contact.updated", consumer="webhooks")
     first = _start_worker(env)
     try:
         _wait(lambda: 0 < ours.count() < total, 60, "dispatch to begin")
@@ -153,6 +153,8 @@ def test_a_worker_killed_mid_job_loses_nothing_and_doubles_nothing(org, settings
         HUEY.flush()
 
     assert ours.count() == total
+    assert EventReceipt.objects.filter(event__type="contact.updated",
+                                       consumer="workflows").count() == total
     assert Delivery.objects.filter(webhook=webhook).count() == total
     assert Delivery.objects.values("event_id").distinct().count() == total
     interrupted = JobRun.objects.filter(status=JobStatus.REQUEUED,

@@ -20,7 +20,7 @@ from rapport.automation.tasks import deliver_due
 from rapport.contacts.services import contact_create
 from rapport.core import dispatch
 from rapport.core.dispatch import dispatch_pending
-from rapport.core.models import Event, EventReceipt
+from rapport.core.models import Event, EventReceipt, Tag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,6 +153,31 @@ def test_a_failing_consumer_is_retried_later_without_holding_up_the_others(org, 
     assert calls == [event.pk, event.pk]
     assert list(EventReceipt.objects.filter(consumer="flaky").values_list("event_id", flat=True)) \
         == [event.pk]
+
+
+def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(org, monkeypatch):
+    def one(event):  # its effect is a row, so a rolled-back batch leaves none behind
+        if event.data.get("poison"):
+            raise ValueError("cannot digest this one")
+        Tag.objects.create(name=f"effect {event.pk}", slug=f"effect-{event.pk}")
+
+    def many(events):
+        for event in events:
+            one(event)
+
+    monkeypatch.setitem(dispatch._consumers, "picky",
+                        dispatch.Consumer("picky", ("test.*",), one, many))
+    good = [Event.objects.create(type="test.ok", object_type="test", object_id=n) for n in range(3)]
+    bad = Event.objects.create(type="test.ok", object_type="test", object_id=9,
+                               data={"poison": True})
+    report = dispatch_pending()
+    assert report.failed == 1
+    assert sorted(Tag.objects.filter(slug__startswith="effect-").values_list("name", flat=True)) \
+        == sorted(f"effect {e.pk}" for e in good)  # once each: the failed batch left nothing
+    assert set(EventReceipt.objects.filter(consumer="picky").values_list("event_id", flat=True)) \
+        == {e.pk for e in good}
+    bad.refresh_from_db()
+    assert bad.dispatched_at is None and "cannot digest this one" in bad.dispatch_error
 
 
 def test_persistent_failure_switches_the_webhook_off_and_tells_its_owner(

@@ -92,7 +92,8 @@ def _mount():
     from rapport.automation.api import router as webhooks_router
     from rapport.contacts.api import companies, contacts
     from rapport.core.api import router as core_router
-    from rapport.mail.api import emails, templates
+    from rapport.mail.api import emails, mailboxes, templates
+    from rapport.workflows.api import router as rules_router
 
     api.add_router("/", accounts_router)
     api.add_router("/contacts", contacts)
@@ -101,6 +102,8 @@ def _mount():
     api.add_router("/webhooks", webhooks_router)
     api.add_router("/email-templates", templates)
     api.add_router("/emails", emails)
+    api.add_router("/rules", rules_router)
+    api.add_router("/mailboxes", mailboxes)
     api.add_router("/", core_router)
 
 

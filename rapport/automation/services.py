@@ -14,7 +14,7 @@ from rapport.automation import outbound
 from rapport.automation.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from rapport.core.cleaning import clean_fields, text
 from rapport.core.dispatch import matches
-from rapport.core.errors import NotFound, PermissionDenied
+from rapport.core.errors import NotFound, PermissionDenied, ValidationFailed
 from rapport.core.events import record_event
 from rapport.core.models import Event
 from rapport.core.permissions import is_admin
@@ -130,17 +130,27 @@ def payload(event: Event) -> dict:
 
 def deliveries_for_event(event: Event) -> list[Delivery]:
     """The event consumer's effect: one pending delivery per subscribed, active webhook."""
-    if event.object_type == "webhook":
-        return []  # a webhook's own changes are not news for webhooks
-    body = json.dumps(payload(event), separators=(",", ":"), default=str)
-    # A webhook hears what happens from its creation on, however late the dispatch runs.
-    subscribed = Webhook.objects.filter(is_active=True, created_at__lte=event.created_at)
-    wanting = [w for w in subscribed.only("id", "events")
-               if any(matches(p, event.type) for p in w.events)]
-    if not wanting:
+    return deliveries_for_events([event])
+
+
+def deliveries_for_events(events: list[Event]) -> list[Delivery]:
+    """The same for a batch of events: the webhooks read once, the deliveries in one INSERT."""
+    webhooks = list(Webhook.objects.filter(is_active=True).only("id", "events", "created_at"))
+    rows = []
+    for event in events:
+        if event.object_type == "webhook":
+            continue  # a webhook's own changes are not news for webhooks
+        body = None
+        for webhook in webhooks:
+            # A webhook hears what happens from its creation on, however late dispatch runs.
+            if webhook.created_at <= event.created_at and any(
+                    matches(pattern, event.type) for pattern in webhook.events):
+                body = body or json.dumps(payload(event), separators=(",", ":"), default=str)
+                rows.append(Delivery(webhook=webhook, event_id=event.pk, event_type=event.type,
+                                     body=body))
+    if not rows:
         return []
-    created = Delivery.objects.bulk_create(
-        [Delivery(webhook=w, event_id=event.pk, event_type=event.type, body=body) for w in wanting])
+    created = Delivery.objects.bulk_create(rows, batch_size=500)
     _send_after_commit([d.pk for d in created])
     return created
 
@@ -161,12 +171,31 @@ def send_test(*, actor, webhook_id: int) -> Delivery:
     return delivery
 
 
+def queue_delivery(*, webhook_id: int, event_type: str, data: dict) -> Delivery:
+    """A delivery of our own making (a rule's "call a webhook"): signed, retried and logged
+    like an event's, but not tied to a recorded event."""
+    webhook = Webhook.objects.filter(pk=webhook_id).first()
+    if webhook is None:
+        raise ValidationFailed(fields={"webhook_id": ["No such webhook."]})
+    if not webhook.is_active:
+        raise ValidationFailed(f"The webhook {webhook} is switched off.",
+                               fields={"webhook_id": ["The webhook is switched off."]})
+    body = json.dumps({"id": None, "type": event_type, "created_at": timezone.now().isoformat(),
+                       "data": data}, separators=(",", ":"), default=str)
+    delivery = Delivery.objects.create(webhook=webhook, event_type=event_type, body=body)
+    _send_after_commit([delivery.pk])
+    return delivery
+
+
+JOB_SIZE = 25  # deliveries per job: several jobs spread a burst over the worker threads
+
+
 def _send_after_commit(delivery_ids: list[int]) -> None:
     def enqueue():
-        from rapport.automation.tasks import deliver
+        from rapport.automation.tasks import deliver_many
 
-        for delivery_id in delivery_ids:
-            deliver(delivery_id)
+        for start in range(0, len(delivery_ids), JOB_SIZE):
+            deliver_many(delivery_ids[start:start + JOB_SIZE])
     transaction.on_commit(enqueue)
 
 

@@ -1,4 +1,4 @@
-"""Webhook delivery jobs: one per delivery as it is queued, and a sweep for retries."""
+"""Webhook delivery jobs: a few deliveries each as they are queued, and a sweep for retries."""
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
@@ -7,8 +7,9 @@ from rapport.automation import services
 
 
 @db_task()
-def deliver(delivery_id: int):
-    services.attempt(delivery_id)
+def deliver_many(delivery_ids: list[int]):
+    for delivery_id in delivery_ids:
+        services.attempt(delivery_id)
 
 
 @db_periodic_task(crontab(minute="*"))

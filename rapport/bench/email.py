@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from rapport.bench.http import free_port
 
+BENCH_SENDER = "bench-sender@rapport.invalid"
 TARGETS = [
     ("one worker >= 80% of plain smtplib", "worker_pct_of_smtplib", 80.0),
     ("pooled connections >= 1,000 msgs/s", "pooled_msgs_per_s", 1000.0),
@@ -62,11 +63,11 @@ class Sink:
 def run(*, messages: int, threads: int, out=print) -> dict:
     from rapport.accounts.models import User
     from rapport.mail import rendering, transport
-    from rapport.mail.models import OutboundEmail
 
-    sender = User.objects.order_by("pk").first()
-    if sender is None:
-        sender = User.objects.create_user("bench@rapport.invalid", None, full_name="Bench Sender")
+    # Its own sender, so what the bench queues and then deletes is never anyone's mail.
+    sender = (User.objects.filter(email=BENCH_SENDER).first()
+              or User.objects.create_user(BENCH_SENDER, None, full_name="Bench Sender",
+                                          is_active=False))
     contexts = [{"contact": {"first_name": f"Person{i}"}, "company": {"name": f"Company {i % 97}"},
                  "sender": {"full_name": sender.full_name}} for i in range(messages)]
 
@@ -87,15 +88,14 @@ def run(*, messages: int, threads: int, out=print) -> dict:
             ids = _queue(rendered, sender)
             worker = _deliver_all(ids, threads=1)
             out(f"Rapport, one worker                {worker:>8,.0f} msgs/s "
-                f"({worker / plain:.0%} of smtplib)")
+                f"({100 * worker / plain:.1f}% of smtplib)")
             ids = _queue(rendered, sender)
             pooled = _deliver_all(ids, threads=threads)
             out(f"Rapport, {threads} pooled connections     {pooled:>8,.0f} msgs/s")
         finally:
             settings.EMAIL_URL, settings.DKIM_KEY_FILE = previous_url, previous_dkim
             transport.close()
-            OutboundEmail.objects.filter(sender=sender, subject__startswith="Good to meet you")\
-                .delete()
+            _forget(sender)
 
     result = {
         "date": timezone.now().isoformat(timespec="seconds"), "messages": messages,
@@ -106,9 +106,22 @@ def run(*, messages: int, threads: int, out=print) -> dict:
         "worker_pct_of_smtplib": round(100 * worker / plain, 1),
         "pooled_msgs_per_s": round(pooled),
     }
+    # Judged on the figure as printed, so 79.96% never shows as a passing "80%".
     result["targets"] = [{"target": label, "value": result[key], "limit": limit,
                           "pass": result[key] >= limit} for label, key, limit in TARGETS]
     return result
+
+
+def _forget(sender) -> None:
+    """Delete the bench's messages and their events, so no webhook or rule ever sees them."""
+    from rapport.core.models import Event
+    from rapport.mail.models import OutboundEmail
+
+    ids = list(OutboundEmail.objects.filter(sender=sender).values_list("id", flat=True))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        Event.objects.filter(object_type="email", object_id__in=chunk).delete()
+        OutboundEmail.objects.filter(pk__in=chunk).delete()
 
 
 def _smtplib_loop(port: int, rendered, sender: str) -> float:

@@ -35,6 +35,9 @@ class Consumer:
     name: str
     patterns: tuple[str, ...]
     handle: Callable[[Event], None]
+    # Optional: the same effect for many events at once, in one transaction. Dispatch uses
+    # it for a batch and falls back to `handle`, one event at a time, if it raises.
+    handle_batch: Callable[[list[Event]], None] | None = None
 
     def wants(self, event_type: str) -> bool:
         return any(matches(pattern, event_type) for pattern in self.patterns)
@@ -52,16 +55,17 @@ def matches(pattern: str, event_type: str) -> bool:
     return pattern == event_type
 
 
-def consumer(name: str, *patterns: str):
+def consumer(name: str, *patterns: str, batch: Callable[[list[Event]], None] | None = None):
     """Register the decorated function as consumer `name` of events matching `patterns`.
 
     The name is stored in receipts: renaming a consumer makes it see every pending event anew.
+    `batch`, if given, does the same work for a list of events (see Consumer.handle_batch).
     """
     if not patterns:
         raise ValueError("A consumer needs at least one event type pattern.")
 
     def register(handle: Callable[[Event], None]):
-        _consumers[name] = Consumer(name, tuple(patterns), handle)
+        _consumers[name] = Consumer(name, tuple(patterns), handle, batch)
         return handle
     return register
 
@@ -114,18 +118,32 @@ def _dispatch_batch(batch: list[Event], report: Report) -> None:
     for event_id, name in EventReceipt.objects.filter(
             event_id__in=[e.pk for e in batch]).values_list("event_id", "consumer"):
         done[event_id].add(name)
+    errors = defaultdict(list)
+    for item in _consumers.values():
+        wanting = []
+        for event in batch:
+            if not item.wants(event.type):
+                continue
+            if item.name in done[event.pk]:
+                report.skipped += 1
+            else:
+                wanting.append(event)
+        if not (item.handle_batch and len(wanting) > 1 and _run_batch(item, wanting, report)):
+            for event in wanting:
+                error = _run_one(item, event, report)
+                if error:
+                    errors[event.pk].append(error)
     finished = []
     for event in batch:
         report.events += 1
-        errors = _run_consumers(event, done[event.pk], report)
         attempts = event.dispatch_attempts + 1
-        if not errors:
+        if not errors[event.pk]:
             finished.append(event.pk)
             continue
         gave_up = attempts >= MAX_ATTEMPTS
         now = timezone.now()
         Event.objects.filter(pk=event.pk).update(
-            dispatch_attempts=attempts, dispatch_error="\n".join(errors),
+            dispatch_attempts=attempts, dispatch_error="\n".join(errors[event.pk]),
             dispatched_at=now if gave_up else None,
             retry_at=None if gave_up else now + retry_delay(attempts),
         )
@@ -134,31 +152,44 @@ def _dispatch_batch(batch: list[Event], report: Report) -> None:
         dispatch_error="", retry_at=None)
 
 
-def _run_consumers(event: Event, done: set[str], report: Report) -> list[str]:
-    errors = []
-    for item in _consumers.values():
-        if not item.wants(event.type):
-            continue
-        if item.name in done:
+def _run_batch(item: Consumer, events: list[Event], report: Report) -> bool:
+    """The consumer's effect for every event and all their receipts, in one transaction.
+
+    False if anything failed (a bad event, or another worker's receipt): everything rolled
+    back, and the caller goes event by event, which isolates the one that fails.
+    """
+    try:
+        with transaction.atomic():
+            item.handle_batch(events)
+            EventReceipt.objects.bulk_create(
+                [EventReceipt(event=event, consumer=item.name) for event in events])
+    except Exception:
+        log.warning("Consumer %s failed on a batch of %s events; going one by one",
+                    item.name, len(events), exc_info=True)
+        return False
+    report.handled += len(events)
+    return True
+
+
+def _run_one(item: Consumer, event: Event, report: Report) -> str:
+    """The consumer's effect for one event with its receipt; the error text if it failed."""
+    try:
+        with transaction.atomic():
+            item.handle(event)
+            EventReceipt.objects.create(event=event, consumer=item.name)
+        report.handled += 1
+    except IntegrityError as exc:
+        if EventReceipt.objects.filter(event=event, consumer=item.name).exists():
+            # Another worker took this event for this consumer first; its effect stands.
             report.skipped += 1
-            continue
-        try:
-            with transaction.atomic():
-                item.handle(event)
-                EventReceipt.objects.create(event=event, consumer=item.name)
-            report.handled += 1
-        except IntegrityError as exc:
-            if EventReceipt.objects.filter(event=event, consumer=item.name).exists():
-                # Another worker took this event for this consumer first; its effect stands.
-                report.skipped += 1
-                continue
-            report.failed += 1
-            errors.append(f"{item.name}: {type(exc).__name__}: {exc}"[:500])
-        except Exception as exc:
-            report.failed += 1
-            log.exception("Consumer %s failed on event %s", item.name, event.pk)
-            errors.append(f"{item.name}: {type(exc).__name__}: {exc}"[:500])
-    return errors
+            return ""
+        report.failed += 1
+        return f"{item.name}: {type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:
+        report.failed += 1
+        log.exception("Consumer %s failed on event %s", item.name, event.pk)
+        return f"{item.name}: {type(exc).__name__}: {exc}"[:500]
+    return ""
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:

@@ -1,8 +1,14 @@
 """Recording events: the outbox row is written in the caller's transaction."""
 
-from rapport.core.context import current_source
+from rapport.core.context import current_cause, current_source
 from rapport.core.dispatch import request_dispatch
 from rapport.core.models import Event
+
+
+def _with_cause(data: dict | None) -> dict:
+    """A rule's writes carry the rule, so rules can refuse to trigger themselves into a loop."""
+    cause = current_cause()
+    return {**(data or {}), "caused_by": cause} if cause else (data or {})
 
 
 def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
@@ -13,7 +19,7 @@ def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
         object_id=object_id if object_id is not None else obj.pk,
         actor=actor if getattr(actor, "pk", None) else None,
         source=current_source(),
-        data=data or {},
+        data=_with_cause(data),
     )
     request_dispatch()
     return event
@@ -26,7 +32,7 @@ def record_events(events: list[dict]) -> list[Event]:
     created = Event.objects.bulk_create([
         Event(type=e["type"], object_type=e["object_type"], object_id=e["object_id"],
               actor=e.get("actor") if getattr(e.get("actor"), "pk", None) else None,
-              source=source, data=e.get("data") or {})
+              source=source, data=_with_cause(e.get("data")))
         for e in events])
     if created:
         request_dispatch()

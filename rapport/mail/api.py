@@ -1,29 +1,40 @@
-"""Email over the API: templates, sending from a record (with attachments), the sent log."""
+"""Email over the API: templates, sending from a record (with attachments), the sent log,
+and the mailboxes inbound mail is read from."""
 
 import base64
 import binascii
 
+from django.http import HttpResponse
 from ninja import Router, Status
 
+from rapport.api.responses import idempotent, page_response
 from rapport.api.schemas import ERRORS
 from rapport.core.errors import NotFound, ValidationFailed
-from rapport.mail import merge, selectors, services
+from rapport.mail import inbound, merge, selectors, services
 from rapport.mail.schemas import (
     EmailIn,
     EmailOut,
+    EmailPage,
+    InboundMessagePage,
+    MailboxIn,
+    MailboxOut,
+    MailboxPage,
     MergeFieldsOut,
     PreviewOut,
     TemplateIn,
     TemplateOut,
+    TemplatePage,
 )
 
 templates = Router(tags=["email"])
 emails = Router(tags=["email"])
 
 
-@templates.get("", response={200: list[TemplateOut], **ERRORS})
-def list_templates(request):
-    return list(selectors.template_list())
+@templates.get("", response={200: TemplatePage, **ERRORS},
+               description="Cursor-paginated; sort `name` (default) or `updated_at`.")
+def list_templates(request, limit: str | None = None, cursor: str | None = None,
+                   sort: str | None = None):
+    return page_response(selectors.template_page(params=request.GET), TemplateOut)
 
 
 @templates.post("", response={201: TemplateOut, **ERRORS},
@@ -78,9 +89,13 @@ def _split(payload: EmailIn) -> tuple[dict, list]:
                          "`company_id`). `to` defaults to the contact's address; `subject` "
                          "and `body` default to the template's. Sent by a job: watch `status`.")
 def send_email(request, payload: EmailIn):
-    data, files = _split(payload)
-    email = services.email_send(actor=request.auth, data=data, files=files)
-    return Status(202, selectors.email_get(user=request.auth, email_id=email.pk))
+    def produce():
+        data, files = _split(payload)
+        email = services.email_send(actor=request.auth, data=data, files=files)
+        email = selectors.email_get(user=request.auth, email_id=email.pk)
+        return HttpResponse(EmailOut.from_orm(email).model_dump_json(), status=202,
+                            content_type="application/json")
+    return idempotent(request, produce)
 
 
 @emails.post("/preview", response={200: PreviewOut, **ERRORS},
@@ -90,10 +105,14 @@ def preview_email(request, payload: EmailIn):
     return services.preview(actor=request.auth, data=data)
 
 
-@emails.get("", response={200: list[EmailOut], **ERRORS},
-            description="The 50 newest messages you can see.")
-def list_emails(request):
-    return selectors.email_list(user=request.auth)
+@emails.get("", response={200: EmailPage, **ERRORS},
+            description="Messages you sent or whose timeline entry you can see, newest first. "
+                        "Cursor-paginated; filters `status`, `contact_id`, `company_id`, "
+                        "`sender_id`, `template_id`, `created_at__gte`...")
+def list_emails(request, limit: str | None = None, cursor: str | None = None,
+                sort: str | None = None, status: str | None = None,
+                contact_id: str | None = None):
+    return page_response(selectors.email_page(user=request.auth, params=request.GET), EmailOut)
 
 
 @emails.get("/{int:email_id}", response={200: EmailOut, **ERRORS})
@@ -111,3 +130,68 @@ def resend_email(request, email_id: int):
         raise NotFound()
     services.email_resend(actor=request.auth, email_id=email_id)
     return Status(202, selectors.email_get(user=request.auth, email_id=email_id))
+
+
+# Mailboxes (admins only) ----------------------------------------------------------------
+
+mailboxes = Router(tags=["mailboxes"])
+
+
+def _mailbox(request, mailbox_id: int):
+    inbound.require_admin(request.auth)
+    mailbox = selectors.mailbox_get(user=request.auth, mailbox_id=mailbox_id)
+    if mailbox is None:
+        raise NotFound()
+    return mailbox
+
+
+@mailboxes.get("", response={200: MailboxPage, **ERRORS},
+               description="Every mailbox with its sync health. Never returns a password.")
+def list_mailboxes(request):
+    inbound.require_admin(request.auth)
+    return {"items": list(selectors.mailbox_list(user=request.auth)), "next_cursor": None}
+
+
+@mailboxes.post("", response={201: MailboxOut, **ERRORS},
+                description="An IMAP folder to poll every two minutes; the first poll starts at "
+                            "once. `security` is `ssl` (port 993 by default), `starttls` or "
+                            "`none` (143; `none` only for a server on this machine).")
+def create_mailbox(request, payload: MailboxIn):
+    return Status(201, inbound.mailbox_create(actor=request.auth,
+                                              data=payload.model_dump(exclude_unset=True)))
+
+
+@mailboxes.get("/{int:mailbox_id}", response={200: MailboxOut, **ERRORS})
+def get_mailbox(request, mailbox_id: int):
+    return _mailbox(request, mailbox_id)
+
+
+@mailboxes.patch("/{int:mailbox_id}", response={200: MailboxOut, **ERRORS},
+                 description="Leave `password` out to keep the saved one.")
+def update_mailbox(request, mailbox_id: int, payload: MailboxIn):
+    return inbound.mailbox_update(actor=request.auth, mailbox_id=mailbox_id,
+                                  data=payload.model_dump(exclude_unset=True))
+
+
+@mailboxes.delete("/{int:mailbox_id}", response={204: None, **ERRORS},
+                  description="The mail it brought in stays on the timeline.")
+def delete_mailbox(request, mailbox_id: int):
+    inbound.mailbox_delete(actor=request.auth, mailbox_id=mailbox_id)
+    return Status(204, None)
+
+
+@mailboxes.post("/{int:mailbox_id}/sync", response={202: MailboxOut, **ERRORS},
+                description="Polls the mailbox now. `from_start=true` reads the whole folder "
+                            "again; messages already stored are skipped. 409 while a poll runs.")
+def sync_mailbox(request, mailbox_id: int, from_start: bool = False):
+    _mailbox(request, mailbox_id)
+    inbound.mailbox_sync(actor=request.auth, mailbox_id=mailbox_id, from_start=from_start)
+    return Status(202, _mailbox(request, mailbox_id))
+
+
+@mailboxes.get("/{int:mailbox_id}/messages", response={200: InboundMessagePage, **ERRORS},
+               description="The 50 newest messages the mailbox brought in, each with the "
+                           "timeline entry it made and what could not be read.")
+def list_mailbox_messages(request, mailbox_id: int):
+    mailbox = _mailbox(request, mailbox_id)
+    return {"items": selectors.inbound_messages(mailbox=mailbox), "next_cursor": None}

@@ -1,4 +1,5 @@
-"""Email templates, each user's sender identity, and every message sent from Rapport."""
+"""Email templates, each user's sender identity, every message sent from Rapport, and the
+mailboxes and messages received."""
 
 from django.conf import settings
 from django.db import models
@@ -87,6 +88,117 @@ class OutboundAttachment(models.Model):
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=127)
     size = models.PositiveIntegerField()
+
+    def __str__(self):
+        return self.filename
+
+
+# Inbound ------------------------------------------------------------------------------
+
+class MailboxSecurity(models.TextChoices):
+    SSL = "ssl", "SSL/TLS"
+    STARTTLS = "starttls", "STARTTLS"
+    NONE = "none", "None (this machine only)"
+
+
+class Mailbox(models.Model):
+    """An IMAP folder Rapport reads every two minutes for mail from contacts."""
+
+    name = models.CharField(max_length=120)
+    host = models.CharField(max_length=253)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=8, choices=MailboxSecurity.choices,
+                                default=MailboxSecurity.SSL)
+    username = models.CharField(max_length=254)
+    # Stored as given, because Rapport has to log in with it on every poll (IMAP has no
+    # tokens for this); never shown again in the UI or the API once saved.
+    password = models.CharField(max_length=500)
+    folder = models.CharField(max_length=200, default="INBOX")
+    create_contacts = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # Health: the last poll that reached the folder, what went wrong last, how much came in.
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    messages_fetched = models.PositiveIntegerField(default=0)
+    messages_failed = models.PositiveIntegerField(default=0)
+    # Where reading stopped: the folder's UIDVALIDITY and the highest UID read, so each poll
+    # asks only for what is new. A new UIDVALIDITY means the UIDs mean nothing any more.
+    uid_validity = models.BigIntegerField(null=True, blank=True)
+    last_uid = models.BigIntegerField(default=0)
+    # A message whose storing failed is tried again on the next polls, a few times only.
+    failing_uid = models.BigIntegerField(null=True, blank=True)
+    failing_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a poll runs, so two workers (the schedule and a Resync) never read it at once.
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_syncing(self) -> bool:
+        return bool(self.sync_claimed_until and self.sync_claimed_until > timezone.now())
+
+
+class InboundMessage(models.Model):
+    """One received message, stored once however many mailboxes or webhooks bring it."""
+
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="messages")
+    source = models.CharField(max_length=16, default="imap")  # imap, or the provider's name
+    message_id = models.CharField(max_length=255, unique=True)
+    message_id_generated = models.BooleanField(default=False)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.JSONField(default=list, blank=True)
+    # The timeline entry this answers, and the first one of its conversation, when known.
+    replied_to = models.ForeignKey("activities.Activity", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    thread_root = models.ForeignKey("activities.Activity", null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    from_name = models.CharField(max_length=200, blank=True)
+    from_address = models.CharField(max_length=254, blank=True)
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    text_body = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)  # its Date header, when usable
+    received_at = models.DateTimeField(default=timezone.now)
+    size = models.PositiveIntegerField(default=0)
+    is_too_large = models.BooleanField(default=False)  # only the headers were downloaded
+    imap_uid = models.BigIntegerField(null=True, blank=True)
+    activity = models.ForeignKey("activities.Activity", null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="inbound_messages")
+    # What could not be read, in words (damaged MIME, an unknown charset...).
+    problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["mailbox", "-received_at", "-id"], name="inbound_mailbox"),
+        ]
+
+    def __str__(self):
+        return self.subject or self.message_id
+
+
+class InboundAttachment(models.Model):
+    message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="mail/inbound/%Y/%m/", max_length=255, blank=True)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    size = models.PositiveIntegerField()
+    refused_reason = models.CharField(max_length=200, blank=True)  # why it was not kept
+
+    class Meta:
+        ordering = ["id"]
 
     def __str__(self):
         return self.filename

@@ -39,14 +39,15 @@ from rapport.mail.models import (
 from rapport.mail.rendering import Rendered, render_parts
 
 MAX_ATTEMPTS = 8
-LEASE = datetime.timedelta(minutes=5)  # longer than one batch can take to send
+LEASE = datetime.timedelta(minutes=5)  # renewed every FLUSH_EVERY messages while sending
+FLUSH_EVERY = 50
 MAX_ATTACHMENTS = 10
 BATCH = 100
 CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
-    """1 minute doubling: eight attempts span about four hours, as mail servers expect."""
+    """1 minute doubling: eight attempts span about two hours (1 + 2 + ... + 64 minutes)."""
     return datetime.timedelta(minutes=2 ** (attempts - 1))
 
 
@@ -165,7 +166,6 @@ def merge_context(*, contact: Contact | None, company: Company | None, sender) -
         values = {name: str(getattr(obj, name, "") or "") for name in names} if obj else {}
         return {**values, **(extra or {})}
 
-    company = company or (contact.company if contact and contact.company_id else None)
     contact_extra = {"full_name": contact.full_name} if contact else {}
     return {
         "contact": fields(contact, [n for n in merge.MERGE_FIELDS["contact"] if n != "full_name"],
@@ -229,8 +229,10 @@ def _prepare(actor, data: dict):
         values.setdefault("body", template.body)
         values["subject"] = values["subject"] or template.subject
         values["body"] = values["body"] or template.body
-    contact = Contact.objects.select_related("company").filter(pk=values.get("contact_id")).first()
-    company = Company.objects.filter(pk=values.get("company_id")).first()
+    contact = Contact.objects.filter(pk=values.get("contact_id")).first()
+    company_id = values.get("company_id") or (contact.company_id if contact else None)
+    # The contact's company fills company.* only if the sender may see it (and it is not trashed).
+    company = company_visible(user=actor).filter(pk=company_id).first() if company_id else None
     errors = {}
     if not values.get("to") and contact and contact.email:
         values["to"] = [contact.email]
@@ -298,6 +300,8 @@ def send_test_to_self(*, actor) -> OutboundEmail:
         sender=actor, from_header=from_header, envelope_from=envelope_from, reply_to=reply_to,
         to=[actor.email], subject=rendered.subject, text_body=rendered.text,
         html_body=rendered.html, message_id=_message_id(envelope_from))
+    record_event(type="email.queued", object_type="email", object_id=email.pk, actor=actor,
+                 data={**_event_data(email), "test": True})
     _send_after_commit([email.pk])
     return email
 
@@ -317,6 +321,8 @@ def email_resend(*, actor, email_id: int) -> OutboundEmail:
     email.next_attempt_at = timezone.now()
     email.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
     _set_activity_status([email], EmailStatus.QUEUED)
+    record_event(type="email.queued", object_type="email", object_id=email.pk, actor=actor,
+                 data={**_event_data(email), "resent": True})
     _send_after_commit([email.pk])
     return email
 
@@ -340,7 +346,9 @@ def deliver(email_ids: list[int]) -> dict[str, int]:
     """Send the due, queued messages among `email_ids`; counts of sent, retrying and failed.
 
     The claim (one UPDATE to `sending` with a token) is what makes a message go out once:
-    a second worker, a retried job or the sweep finds nothing left to claim.
+    a second worker, a retried job or the sweep finds nothing left to claim. Outcomes are
+    written every FLUSH_EVERY messages, which also renews the claim's lease, so a worker
+    that dies leaves few messages in doubt and a slow one is never taken for dead.
     """
     token = uuid.uuid4().hex
     now = timezone.now()
@@ -351,23 +359,54 @@ def deliver(email_ids: list[int]) -> dict[str, int]:
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     if not claimed:
         return counts
-    emails = list(OutboundEmail.objects.filter(claim=token).prefetch_related("attachments"))
-    sent, retrying, failed = [], [], []
-    for email in emails:
+    outcomes = Outcomes()
+    unavailable = ""  # once the server cannot be reached, the rest of the batch waits too
+    for email in OutboundEmail.objects.filter(claim=token).prefetch_related("attachments"):
+        if unavailable:
+            email.last_error = unavailable
+            outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
+            continue
         try:
             message = building.build(email, email.attachments.all())
-            raw = building.as_bytes(message, email.envelope_from) if transport.configured().is_smtp else None
-            refused = transport.send(message, raw)
-            email.last_error = _refused_note(refused)
-            sent.append(email)
+            raw = (building.as_bytes(message, email.envelope_from)
+                   if transport.configured().is_smtp else None)
+            email.last_error = _refused_note(transport.send(message, raw))
+            outcomes.add(email, sent=True)
         except transport.TemporaryFailure as exc:
             email.last_error = str(exc)[:500]
-            (failed if email.attempts >= MAX_ATTEMPTS else retrying).append(email)
+            outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
+            if isinstance(exc, transport.ServerUnavailable):
+                unavailable = email.last_error
         except (transport.PermanentFailure, OSError, ValueError) as exc:
             email.last_error = str(exc)[:500]
-            failed.append(email)
-    _record_outcomes(sent, retrying, failed)
-    return {"sent": len(sent), "retrying": len(retrying), "failed": len(failed)}
+            outcomes.add(email)
+        if outcomes.size >= FLUSH_EVERY:
+            outcomes.flush(token, counts)
+    outcomes.flush(token, counts)
+    return counts
+
+
+class Outcomes:
+    """Results waiting to be written: sent, to retry, failed."""
+
+    def __init__(self):
+        self.sent, self.retrying, self.failed = [], [], []
+
+    @property
+    def size(self) -> int:
+        return len(self.sent) + len(self.retrying) + len(self.failed)
+
+    def add(self, email, *, sent: bool = False, retry: bool = False) -> None:
+        (self.sent if sent else self.retrying if retry else self.failed).append(email)
+
+    def flush(self, token: str, counts: dict) -> None:
+        _record_outcomes(self.sent, self.retrying, self.failed, token=token)
+        counts["sent"] += len(self.sent)
+        counts["retrying"] += len(self.retrying)
+        counts["failed"] += len(self.failed)
+        self.sent, self.retrying, self.failed = [], [], []
+        OutboundEmail.objects.filter(claim=token, status=EmailStatus.SENDING).update(
+            next_attempt_at=timezone.now() + LEASE)
 
 
 def _refused_note(refused: dict) -> str:
@@ -378,23 +417,27 @@ def _refused_note(refused: dict) -> str:
 
 
 @transaction.atomic
-def _record_outcomes(sent, retrying, failed) -> None:
+def _record_outcomes(sent, retrying, failed, *, token: str) -> None:
+    """Write what happened. A sent message is recorded as sent whatever else happened to it
+    meanwhile (that is the truth); a retry or a failure only while this claim still holds it,
+    so it never undoes a "Send again" or the sweep's verdict."""
     now = timezone.now()
-    if sent:
-        OutboundEmail.objects.filter(pk__in=[e.pk for e in sent if not e.last_error]).update(
-            status=EmailStatus.SENT, sent_at=now, claim="")
-        for email in sent:
-            if email.last_error:
-                OutboundEmail.objects.filter(pk=email.pk).update(
-                    status=EmailStatus.SENT, sent_at=now, claim="", last_error=email.last_error)
-        _set_activity_status(sent, EmailStatus.SENT)
+    mine = OutboundEmail.objects.filter(claim=token, status=EmailStatus.SENDING)
+    clean = [e.pk for e in sent if not e.last_error]
+    if clean:
+        OutboundEmail.objects.filter(pk__in=clean).update(
+            status=EmailStatus.SENT, sent_at=now, claim="", last_error="")
+    for email in sent:
+        if email.last_error:
+            OutboundEmail.objects.filter(pk=email.pk).update(
+                status=EmailStatus.SENT, sent_at=now, claim="", last_error=email.last_error)
+    _set_activity_status(sent, EmailStatus.SENT)
     for email in retrying:
-        OutboundEmail.objects.filter(pk=email.pk).update(
+        mine.filter(pk=email.pk).update(
             status=EmailStatus.QUEUED, claim="", last_error=email.last_error,
             next_attempt_at=now + retry_delay(email.attempts))
-    for email in failed:
-        OutboundEmail.objects.filter(pk=email.pk).update(
-            status=EmailStatus.FAILED, claim="", last_error=email.last_error)
+    failed = [email for email in failed if mine.filter(pk=email.pk).update(
+        status=EmailStatus.FAILED, claim="", last_error=email.last_error)]
     _set_activity_status(failed, EmailStatus.FAILED)
     record_events(
         [{"type": "email.sent", "object_type": "email", "object_id": email.pk,
@@ -413,10 +456,13 @@ def interrupted() -> int:
     """Messages whose worker stopped mid-send: failed, never resent (they may have arrived)."""
     stale = list(OutboundEmail.objects.filter(status=EmailStatus.SENDING,
                                               next_attempt_at__lte=timezone.now()))
+    by_claim = {}
     for email in stale:
         email.last_error = ("The worker stopped while sending this message. It may have "
                             "arrived, so it was not sent again; use Send again if it did not.")
-    _record_outcomes([], [], stale)
+        by_claim.setdefault(email.claim, []).append(email)
+    for token, emails in by_claim.items():
+        _record_outcomes([], [], emails, token=token)
     return len(stale)
 
 

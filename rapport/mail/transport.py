@@ -33,6 +33,11 @@ class TemporaryFailure(Exception):
     """The message was not taken this time; sending it again later may work."""
 
 
+class ServerUnavailable(TemporaryFailure):
+    """The server could not be reached or refused the login: the next message would fare
+    no better, so a batch stops trying until the retry."""
+
+
 class PermanentFailure(Exception):
     """The message was refused, or may already have arrived: it is not sent again."""
 
@@ -180,12 +185,12 @@ def _connect(transport: Transport) -> smtplib.SMTP:
         if transport.username:
             connection.login(transport.username, transport.password)
     except smtplib.SMTPAuthenticationError as exc:
-        raise TemporaryFailure(f"{where} refused the login ({exc.smtp_code}): check the user "
+        raise ServerUnavailable(f"{where} refused the login ({exc.smtp_code}): check the user "
                                "and password in RAPPORT_EMAIL_URL.") from None
     except smtplib.SMTPResponseException as exc:
-        raise TemporaryFailure(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        raise ServerUnavailable(f"{where} answered {exc.smtp_code} {_text(exc.smtp_error)}") from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise TemporaryFailure(f"Could not reach the mail server {where}: {exc}") from None
+        raise ServerUnavailable(f"Could not reach the mail server {where}: {exc}") from None
     return connection
 
 

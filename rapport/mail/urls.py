@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rapport.mail import views
+from rapport.mail import inbound_webhooks, views
 
 settings_urlpatterns = [
     path("", views.email_settings, name="settings"),
@@ -16,4 +16,18 @@ compose_urlpatterns = [
          name="compose_contact"),
     path("companies/<int:pk>/email/", views.compose, {"object_type": "company"},
          name="compose_company"),
+]
+
+mailbox_urlpatterns = [
+    path("", views.mailboxes, name="list"),
+    path("<int:mailbox_id>/", views.mailbox_detail, name="detail"),
+    path("<int:mailbox_id>/sync/", views.mailbox_sync, name="sync"),
+    path("<int:mailbox_id>/toggle/", views.mailbox_toggle, name="toggle"),
+    path("<int:mailbox_id>/delete/", views.mailbox_delete, name="delete"),
+]
+
+# Under /email/: providers' inbound webhooks (public, basic auth) and received attachments.
+inbound_urlpatterns = [
+    path("inbound/<slug:esp>/", inbound_webhooks.receive, name="webhook"),
+    path("attachments/<int:attachment_id>/", views.inbound_attachment, name="attachment"),
 ]

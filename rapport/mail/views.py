@@ -1,7 +1,9 @@
-"""Email in the UI: compose from a record, Settings → Email (identity, test, log) and templates."""
+"""Email in the UI: compose from a record, Settings → Email (identity, test, log), templates
+and mailboxes (inbound mail and its health)."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -9,8 +11,9 @@ from django.views.decorators.http import require_POST
 from rapport.contacts import selectors as contact_selectors
 from rapport.core.errors import NotFound, RapportError
 from rapport.core.permissions import is_admin
-from rapport.mail import merge, selectors, services, transport
+from rapport.mail import inbound, merge, selectors, services, transport
 from rapport.mail.forms import ComposeForm, IdentityForm, TemplateForm
+from rapport.mail.inbound_forms import MailboxForm
 from rapport.web.ui import apply_errors, safe_next
 
 
@@ -158,3 +161,94 @@ def compose(request, object_type: str, pk: int):
         "form": form, "record": record, "record_url": record_url, "object_type": object_type,
         "preview": preview, "templates": template_list, "transport": transport.configured(),
     })
+
+
+# Settings → Mailboxes: inbound email ---------------------------------------------------
+
+def mailboxes(request):
+    form = MailboxForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailbox = inbound.mailbox_create(actor=request.user, data=form.data_for_service())
+            messages.success(request, f"Mailbox “{mailbox.name}” added. Rapport reads it every two "
+                                      "minutes; the first sync has started.")
+            return redirect("mailboxes:detail", mailbox.pk)
+        except RapportError as exc:
+            apply_errors(form, exc)
+    webhook_url = request.build_absolute_uri(reverse("inbound:webhook", args=["postmark"]))
+    return _settings_page(request, "mail/mailboxes.html", {
+        "form": form, "mailboxes": list(selectors.mailbox_list(user=request.user)),
+        "webhook_url": webhook_url, "webhook_secret_set": bool(settings.ANYMAIL.get("WEBHOOK_SECRET")),
+        "webhook_summary": selectors.webhook_inbound_summary() if is_admin(request.user) else None,
+    }, "mailboxes")
+
+
+def _mailbox_or_404(request, mailbox_id: int):
+    mailbox = selectors.mailbox_get(user=request.user, mailbox_id=mailbox_id)
+    if mailbox is None:
+        raise Http404("No such mailbox.")
+    return mailbox
+
+
+def mailbox_detail(request, mailbox_id: int):
+    mailbox = _mailbox_or_404(request, mailbox_id)
+    form = MailboxForm(request.POST or None, editing=True, initial={
+        "name": mailbox.name, "host": mailbox.host, "security": mailbox.security,
+        "port": mailbox.port, "username": mailbox.username, "folder": mailbox.folder,
+        "create_contacts": mailbox.create_contacts})
+    if request.method == "POST" and form.is_valid():
+        try:
+            inbound.mailbox_update(actor=request.user, mailbox_id=mailbox.pk,
+                                   data=form.data_for_service())
+            messages.success(request, "Mailbox saved.")
+            return redirect("mailboxes:detail", mailbox.pk)
+        except RapportError as exc:
+            apply_errors(form, exc)
+    return _settings_page(request, "mail/mailbox_detail.html", {
+        "mailbox": mailbox, "form": form,
+        "inbound": selectors.inbound_messages(mailbox=mailbox),
+    }, "mailboxes")
+
+
+@require_POST
+def mailbox_sync(request, mailbox_id: int):
+    mailbox = _mailbox_or_404(request, mailbox_id)
+    from_start = request.POST.get("from_start") == "on"
+    try:
+        inbound.mailbox_sync(actor=request.user, mailbox_id=mailbox.pk, from_start=from_start)
+        messages.success(request, "Sync started: the whole folder is read again, skipping what "
+                                  "is stored already." if from_start else
+                                  "Sync started. New mail shows below within a minute.")
+    except RapportError as exc:
+        messages.error(request, exc.message)
+    return redirect("mailboxes:detail", mailbox.pk)
+
+
+@require_POST
+def mailbox_toggle(request, mailbox_id: int):
+    mailbox = _mailbox_or_404(request, mailbox_id)
+    inbound.mailbox_update(actor=request.user, mailbox_id=mailbox.pk,
+                           data={"is_active": not mailbox.is_active})
+    messages.success(request, "Mailbox switched off: it is not read until you switch it on."
+                     if mailbox.is_active else "Mailbox switched on; a sync has started.")
+    return redirect("mailboxes:detail", mailbox.pk)
+
+
+@require_POST
+def mailbox_delete(request, mailbox_id: int):
+    mailbox = _mailbox_or_404(request, mailbox_id)
+    try:
+        inbound.mailbox_delete(actor=request.user, mailbox_id=mailbox.pk)
+    except NotFound:
+        raise Http404() from None
+    messages.success(request, "Mailbox deleted. The mail it brought in stays on the timeline.")
+    return redirect("mailboxes:list")
+
+
+def inbound_attachment(request, attachment_id: int):
+    """A kept attachment of a received message, always downloaded, never shown inline."""
+    attachment = selectors.inbound_attachment_get(user=request.user, attachment_id=attachment_id)
+    if attachment is None:
+        raise Http404("No such attachment.")
+    return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename,
+                        content_type=attachment.content_type)

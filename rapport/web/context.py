@@ -5,6 +5,7 @@ NAVIGATION = [
     ("contacts", "Contacts", "contacts:list"),
     ("companies", "Companies", "companies:list"),
     ("tasks", "Tasks", "activities:tasks"),
+    ("automation", "Automation", "automation:list"),
 ]
 COMING = ["Deals", "Marketing", "Support", "Reports"]
 

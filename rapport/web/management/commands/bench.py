@@ -1,5 +1,6 @@
-"""`rapport bench contacts --rows N` (bulk-seed a scratch database and measure the API) and
-`rapport bench email --messages N` (sending against a plain smtplib loop).
+"""`rapport bench contacts --rows N` (bulk-seed a scratch database and measure the API),
+`rapport bench email --messages N` (sending against a plain smtplib loop) and
+`rapport bench events --events N` (dispatch through webhooks and rules).
 
 Refuses a database that already holds contacts unless --reuse is given; see
 docs/performance.md for how to point it at a scratch SQLite or PostgreSQL database.
@@ -15,7 +16,8 @@ class Command(BaseCommand):
     help = "Benchmark Rapport against the raw database: bulk seeding and API latency."
 
     def add_arguments(self, parser):
-        parser.add_argument("target", choices=["contacts", "email"], help="What to benchmark.")
+        parser.add_argument("target", choices=["contacts", "email", "events"],
+                            help="What to benchmark.")
         parser.add_argument("--rows", type=int, default=1_000_000,
                             help="Contacts to seed (default 1,000,000).")
         parser.add_argument("--requests", type=int, default=300,
@@ -29,13 +31,15 @@ class Command(BaseCommand):
                                  "benchmarked as they are, nothing is seeded).")
         parser.add_argument("--messages", type=int, default=10_000,
                             help="email: messages per figure (default 10,000).")
+        parser.add_argument("--events", type=int, default=20_000,
+                            help="events: events to dispatch (default 20,000).")
         parser.add_argument("--threads", type=int, default=4,
                             help="email: pooled connections for the pooled figure.")
         parser.add_argument("--json", dest="json_path", default=None,
                             help="Also write the figures as JSON to this path.")
 
     def handle(self, *args, target, rows, requests, concurrency, reuse, json_path, max_seconds,
-               messages, threads, **options):
+               messages, threads, events, **options):
         from rapport.bench import contacts
 
         # SIGTERM unwinds like Ctrl-C, so subprocesses (gunicorn, the SMTP sink) are stopped
@@ -43,6 +47,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         if target == "email":
             return self._email(messages, threads, json_path)
+        if target == "events":
+            return self._events(events, json_path)
         if rows < 100:
             raise CommandError("--rows must be at least 100.")
         if requests < 1 or concurrency < 1:
@@ -69,5 +75,19 @@ class Command(BaseCommand):
         result = email.run(messages=messages, threads=threads,
                            out=lambda line="": self.stdout.write(line))
         self.stdout.write(email.report(result))
+        if json_path:
+            contacts.write_json(result, json_path)
+
+    def _events(self, events: int, json_path: str | None):
+        from rapport.bench import contacts
+        from rapport.bench import events as bench_events
+
+        if events < 10:
+            raise CommandError("--events must be at least 10.")
+        try:
+            result = bench_events.run(events=events, out=lambda line="": self.stdout.write(line))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(bench_events.report(result))
         if json_path:
             contacts.write_json(result, json_path)

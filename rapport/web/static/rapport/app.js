@@ -115,3 +115,26 @@
   }
   document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
 })();
+
+/* Forms that show only the inputs the chosen option needs: a container names its select
+   with data-show-by; children list the options they belong to in data-show-for. Without
+   JavaScript every input shows, and the server ignores the ones that do not apply. */
+(function () {
+  "use strict";
+  function refresh(container) {
+    var select = container.querySelector(container.getAttribute("data-show-by"));
+    if (!select) return;
+    container.querySelectorAll("[data-show-for]").forEach(function (el) {
+      if (el.closest("[data-show-by]") !== container) return;
+      var wanted = el.getAttribute("data-show-for").split(" ");
+      el.hidden = wanted.indexOf(select.value) === -1;
+    });
+  }
+  function all() { document.querySelectorAll("[data-show-by]").forEach(refresh); }
+  document.addEventListener("change", function (event) {
+    var container = event.target.closest && event.target.closest("[data-show-by]");
+    if (container && event.target.matches(container.getAttribute("data-show-by"))) refresh(container);
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", all);
+  else all();
+})();

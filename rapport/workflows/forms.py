@@ -1,0 +1,173 @@
+"""The rule builder: plain forms for the trigger, rows of conditions and rows of actions.
+
+The forms only gather; rapport.workflows.spec decides what is valid, so the builder and
+the API accept exactly the same rules. If / else branches are edited as JSON.
+"""
+
+import json
+
+from django import forms
+
+from rapport.workflows import spec
+
+CONDITION_ROWS = 4
+ACTION_ROWS = 4
+
+
+def _field_choices():
+    names = sorted({*spec.FIELDS["contact"], *spec.READABLE["contact"], *spec.FIELDS["company"],
+                    *spec.READABLE["company"]})
+    return [("", "—")] + [(n, n.replace("_", " ")) for n in names]
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(max_length=300, required=False)
+    object_type = forms.ChoiceField(label="Acts on", choices=[(t, t.title() + "s")
+                                                             for t in spec.OBJECT_TYPES])
+    trigger_type = forms.ChoiceField(label="When", choices=list(spec.TRIGGERS.items()))
+    trigger_field = forms.CharField(label="Field", required=False, max_length=80,
+                                    help_text="For a field change or a date: lifecycle_stage, "
+                                              "created_at, custom_fields.renewal…")
+    trigger_from = forms.CharField(label="Changed from", required=False, max_length=200,
+                                   help_text="Leave empty for any value.")
+    trigger_to = forms.CharField(label="Changed to", required=False, max_length=200,
+                                 help_text="Leave empty for any value.")
+    trigger_event_type = forms.CharField(label="Event type", required=False, max_length=64,
+                                         help_text="For “any event”: email.sent, contact.*…")
+    trigger_offset_days = forms.IntegerField(label="Days after the date", required=False,
+                                             help_text="-3 means three days before.")
+    trigger_every = forms.ChoiceField(label="Every", required=False,
+                                      choices=[("", "—")] + [(s, s) for s in spec.SCHEDULES])
+    match = forms.ChoiceField(label="Run only if", choices=[
+        ("all", "all conditions hold"), ("any", "any condition holds")])
+    conditions_json = forms.CharField(label="Conditions as JSON", required=False,
+                                      widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+                                      help_text="Used instead of the rows above when filled in "
+                                                "(needed for nested AND / OR groups).")
+    actions_json = forms.CharField(label="Actions as JSON", required=False,
+                                   widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}),
+                                   help_text="Used instead of the rows above when filled in "
+                                             "(needed for If / else).")
+    is_active = forms.BooleanField(label="Switched on", required=False)
+
+
+class ConditionForm(forms.Form):
+    field = forms.ChoiceField(required=False, choices=_field_choices)
+    op = forms.ChoiceField(required=False, choices=list(spec.OPERATORS.items()))
+    value = forms.CharField(required=False, max_length=500)
+
+
+class ActionForm(forms.Form):
+    type = forms.ChoiceField(required=False, choices=[("", "—")] + list(
+        (k, v) for k, v in spec.ACTIONS.items() if k != "branch"))
+    field = forms.CharField(required=False, max_length=80)
+    value = forms.CharField(required=False, max_length=500)
+    tag = forms.CharField(required=False, max_length=50)
+    team_id = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    template_id = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    webhook_id = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    subject = forms.CharField(required=False, max_length=200)
+    due_in_days = forms.IntegerField(required=False, min_value=0, max_value=365)
+    minutes = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args, choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, options in (choices or {}).items():
+            self.fields[name].choices = [("", "—")] + options
+
+
+def action_choices() -> dict:
+    """Teams, templates and webhooks by name, for the action rows' menus."""
+    from rapport.accounts.models import Team
+    from rapport.automation.models import Webhook
+    from rapport.mail.models import EmailTemplate
+
+    return {"team_id": [(t.pk, t.name) for t in Team.objects.all()],
+            "template_id": [(t.pk, t.name) for t in EmailTemplate.objects.all()],
+            "webhook_id": [(w.pk, str(w)) for w in Webhook.objects.all()]}
+
+
+ConditionFormSet = forms.formset_factory(ConditionForm, extra=CONDITION_ROWS, max_num=20)
+ActionFormSet = forms.formset_factory(ActionForm, extra=ACTION_ROWS, max_num=20)
+
+
+def to_rule_data(form: RuleForm, conditions: ConditionFormSet, actions: ActionFormSet) -> dict:
+    """The builder's rows as the rule documents the service checks."""
+    data = form.cleaned_data
+    trigger = {"type": data["trigger_type"]}
+    if data["trigger_type"] in ("field_changed", "date"):
+        trigger["field"] = data["trigger_field"]
+    if data["trigger_type"] == "field_changed":
+        for side in ("from", "to"):
+            if data[f"trigger_{side}"]:
+                trigger[side] = data[f"trigger_{side}"]
+    if data["trigger_type"] == "event":
+        trigger["event_type"] = data["trigger_event_type"]
+    if data["trigger_type"] == "date":
+        trigger["offset_days"] = data["trigger_offset_days"] or 0
+    if data["trigger_type"] == "schedule":
+        trigger["every"] = data["trigger_every"]
+    rows = []
+    for row in conditions.cleaned_data:
+        if row.get("field"):
+            item = {"field": row["field"], "op": row["op"]}
+            if row["op"] == "in":
+                item["value"] = [v.strip() for v in row["value"].split(",") if v.strip()]
+            elif row["op"] not in spec.NO_VALUE:
+                item["value"] = row["value"]
+            rows.append(item)
+    condition_doc = {"match": data["match"], "rules": rows} if rows else {}
+    if data["conditions_json"].strip():
+        condition_doc = _json(data["conditions_json"])
+    if data["actions_json"].strip():
+        action_list = _json(data["actions_json"])
+    else:
+        action_list = [_action(row) for row in actions.cleaned_data if row.get("type")]
+    return {"name": data["name"], "description": data["description"],
+            "object_type": data["object_type"], "trigger": trigger,
+            "conditions": condition_doc, "actions": action_list, "is_active": data["is_active"]}
+
+
+def _json(text: str):
+    """Parsed JSON, or the parse error as text for the spec check to refuse with its place."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc.msg} at line {exc.lineno})"
+
+
+def _action(row: dict) -> dict:
+    keys = {"set_field": ("field", "value"), "add_tag": ("tag",), "remove_tag": ("tag",),
+            "assign_round_robin": ("team_id",), "create_task": ("subject", "due_in_days"),
+            "send_email": ("template_id",), "call_webhook": ("webhook_id",),
+            "wait": ("minutes",)}[row["type"]]
+    action = {"type": row["type"]}
+    for key in keys:
+        if row.get(key) not in (None, ""):
+            action[key] = row[key]
+        elif key == "value":
+            action[key] = ""
+    return action
+
+
+def initial_from(rule) -> tuple[dict, list, list]:
+    trigger = rule.trigger
+    initial = {"name": rule.name, "description": rule.description,
+               "object_type": rule.object_type, "trigger_type": trigger["type"],
+               "trigger_field": trigger.get("field", ""), "trigger_from": trigger.get("from", ""),
+               "trigger_to": trigger.get("to", ""), "trigger_event_type": trigger.get("event_type", ""),
+               "trigger_offset_days": trigger.get("offset_days"),
+               "trigger_every": trigger.get("every", ""),
+               "match": (rule.conditions or {}).get("match", "all"), "is_active": rule.is_active}
+    flat = [c for c in (rule.conditions or {}).get("rules", []) if "rules" not in c]
+    conditions = [{"field": c["field"], "op": c["op"],
+                   "value": ", ".join(map(str, c["value"])) if isinstance(c.get("value"), list)
+                   else c.get("value", "")} for c in flat]
+    if len(flat) != len((rule.conditions or {}).get("rules", [])):
+        initial["conditions_json"] = json.dumps(rule.conditions, indent=2)
+        conditions = []
+    if any(a["type"] == "branch" for a in rule.actions):
+        initial["actions_json"] = json.dumps(rule.actions, indent=2)
+        return initial, conditions, []
+    return initial, conditions, [dict(a) for a in rule.actions]
