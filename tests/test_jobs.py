@@ -55,23 +55,24 @@ def test_a_job_that_succeeds_is_logged_done(org):
 def test_a_job_left_running_by_a_dead_worker_is_queued_again(org):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    gone = f"{jobs.socket.gethostname()}:{dead.stdout.strip()}"
-    elsewhere_alive, elsewhere_silent = "other-host:10", "other-host:11"
+    gone = f"{jobs.socket.gethostname()}:{dead.stdout.strip()}:abcd1234"
+    restarted = f"{jobs.socket.gethostname()}:{jobs.os.getpid()}:0ld70ken"  # our pid, before
+    elsewhere_alive, elsewhere_silent = "other-host:10:aaaa", "other-host:11:bbbb"
     WorkerHeartbeat.objects.create(name=elsewhere_alive)
     WorkerHeartbeat.objects.create(name=elsewhere_silent,
                                    last_seen=timezone.now() - jobs.STALE_AFTER * 2)
     for task_id, worker in (("a", gone), ("b", elsewhere_alive), ("c", elsewhere_silent),
-                            ("d", jobs.worker_name())):
+                            ("d", jobs.worker_name()), ("e", restarted)):
         JobRun.objects.create(task_id=task_id, name=SEND, args=[[]],
                               status=JobStatus.RUNNING, worker=worker)
 
     recovered = jobs.recover_interrupted()
 
-    assert sorted(run.task_id for run in recovered) == ["a", "c"]
+    assert sorted(run.task_id for run in recovered) == ["a", "c", "e"]
     assert set(JobRun.objects.filter(status=JobStatus.RUNNING)
                .values_list("task_id", flat=True)) == {"b", "d"}
     # Each was queued again (and, jobs running at once in tests, ran to the end).
-    assert JobRun.objects.filter(name=SEND, status=JobStatus.DONE).count() == 2
+    assert JobRun.objects.filter(name=SEND, status=JobStatus.DONE).count() == 3
     assert jobs.recover_interrupted() == []
 
 

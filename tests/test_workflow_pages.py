@@ -101,3 +101,57 @@ def test_rules_over_the_api(api, org):
                                  "actions": [{"type": "add_tag", "tag": "x"}]})
     assert bad.status_code == 422 and "object_type" in bad.json()["error"]["fields"]
     assert api(org.manager_a).get("/rules").status_code == 403
+
+
+def _as_post(response) -> dict:
+    """What the browser would send back from the rendered builder, unchanged."""
+    data = {}
+    for form in [response.context["form"], *response.context["conditions"].forms,
+                 *response.context["actions"].forms]:
+        for name in form.fields:
+            value = form[name].value()
+            if value is None or value is False:
+                continue
+            data[form.add_prefix(name)] = "on" if value is True else value
+    for formset in (response.context["conditions"], response.context["actions"]):
+        management = formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+    return data
+
+
+def test_saving_an_unchanged_rule_in_the_builder_changes_nothing(admin, org):
+    rule = Rule.objects.create(name="Exact", object_type="contact", owner=org.admin,
+                               trigger={"type": "field_changed", "field": "title", "to": None},
+                               conditions={"match": "any", "rules": [
+                                   {"field": "city", "op": "in", "value": ["Leeds, UK", "York"]},
+                                   {"field": "tags", "op": "contains", "value": "vip"}]},
+                               actions=[{"type": "create_task", "subject": "Call", "body": "Now",
+                                         "due_in_days": 1, "priority": "high",
+                                         "assign_to": org.sales_a1.pk},
+                                        {"type": "set_field", "field": "city", "value": None}])
+    before = (rule.trigger, rule.conditions, rule.actions)
+    page = admin.get(reverse("automation:edit", args=[rule.pk]))
+    saved = admin.post(reverse("automation:edit", args=[rule.pk]), _as_post(page))
+    assert saved.status_code == 302, saved.content.decode()[-2000:]
+    rule.refresh_from_db()
+    assert (rule.trigger, rule.conditions, rule.actions) == before
+
+    simple = services_rule(org)
+    page = admin.get(reverse("automation:edit", args=[simple.pk]))
+    assert not page.context["form"]["actions_json"].value()  # plain rules stay in rows
+    admin.post(reverse("automation:edit", args=[simple.pk]), _as_post(page))
+    simple_before = (simple.trigger, simple.conditions, simple.actions)
+    simple.refresh_from_db()
+    assert (simple.trigger, simple.conditions, simple.actions) == simple_before
+
+
+def services_rule(org):
+    from rapport.workflows.services import rule_create
+
+    return rule_create(actor=org.admin, data={
+        "name": "Rows", "object_type": "contact", "trigger": {"type": "created"},
+        "conditions": {"match": "all", "rules": [{"field": "email", "op": "is_not_empty"}]},
+        "actions": [{"type": "add_tag", "tag": "new"},
+                    {"type": "create_task", "subject": "Welcome call", "due_in_days": 2,
+                     "priority": "high"}]})

@@ -245,3 +245,108 @@ def test_date_rules_fire_once_per_record_and_day(org):
     assert engine.fire_timed() == 1
     assert engine.fire_timed() == 0
     assert Activity.objects.filter(subject="Renewal in three days").count() == 1
+
+
+def test_a_run_whose_job_was_lost_is_picked_up_by_the_sweep(org, contact, monkeypatch):
+    monkeypatch.setattr(engine, "_enqueue", lambda ids: None)  # the queue was down at commit
+    tagging = rule(org, trigger={"type": "updated"}, actions=[{"type": "add_tag", "tag": "late"}])
+    contact_update(actor=org.sales_a1, contact_id=contact.pk, data={"title": "Lost"})
+    run = RuleRun.objects.get(rule=tagging)
+    assert run.status == RunStatus.RUNNING and run.position == 0
+    from rapport.workflows.tasks import resume_due_runs
+    resume_due_runs.call_local()
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
+    assert [t.name for t in Contact.objects.get(pk=contact.pk).tags.all()] == ["late"]
+
+
+def test_a_worker_that_lost_its_claim_does_not_run_the_step_again(org, contact, monkeypatch):
+    monkeypatch.setattr(engine, "_enqueue", lambda ids: None)
+    tasking = rule(org, trigger={"type": "updated"},
+                   actions=[{"type": "create_task", "subject": "Once only"}])
+    contact_update(actor=org.sales_a1, contact_id=contact.pk, data={"title": "Race"})
+    run_id = RuleRun.objects.get(rule=tasking).pk
+    slow = RuleRun.objects.select_related("rule", "rule__owner").get(pk=run_id)
+    slow.claim = "slow-worker"
+    RuleRun.objects.filter(pk=run_id).update(claim="the-sweep-took-it")
+    engine._carry_on(slow)  # the slow worker wakes up after its lease ran out
+    assert not Activity.objects.filter(subject="Once only").exists()
+    assert RuleRun.objects.get(pk=run_id).position == 0
+
+
+def test_an_owner_or_tag_change_fires_field_changed_rules(org, contact):
+    owner_rule = rule(org, name="Owner", trigger={"type": "field_changed", "field": "owner_id"},
+                      actions=[{"type": "create_task", "subject": "Introduce yourself"}])
+    tag_rule = rule(org, name="Tag", trigger={"type": "field_changed", "field": "tags", "to": "VIP"},
+                    actions=[{"type": "set_field", "field": "lifecycle_stage", "value": "customer"}])
+    contact_update(actor=org.admin, contact_id=contact.pk, data={"owner_id": org.sales_a2.pk})
+    contact_update(actor=org.admin, contact_id=contact.pk, data={"tags": ["vip"]})
+    assert RuleRun.objects.get(rule=owner_rule).status == RunStatus.DONE
+    assert RuleRun.objects.get(rule=tag_rule).status == RunStatus.DONE
+    assert Contact.objects.get(pk=contact.pk).lifecycle_stage == "customer"
+
+
+def test_editing_a_rule_does_not_move_a_waiting_run_onto_another_step(org, contact):
+    waiting = rule(org, trigger={"type": "updated"}, actions=[
+        {"type": "wait", "minutes": 5}, {"type": "add_tag", "tag": "after-wait"}])
+    contact_update(actor=org.sales_a1, contact_id=contact.pk, data={"title": "Wait"})
+    services.rule_update(actor=org.admin, rule_id=waiting.pk, data={"actions": [
+        {"type": "create_task", "subject": "Inserted first"}, {"type": "wait", "minutes": 5},
+        {"type": "add_tag", "tag": "after-wait"}]})
+    run = RuleRun.objects.get(rule=waiting)
+    RuleRun.objects.filter(pk=run.pk).update(resume_at=timezone.now())
+    engine.execute(run.pk)
+    assert RuleRun.objects.get(pk=run.pk).status == RunStatus.DONE
+    assert not Activity.objects.filter(subject="Inserted first").exists()
+    assert [t.name for t in Contact.objects.get(pk=contact.pk).tags.all()] == ["after-wait"]
+
+
+def test_a_schedule_reaches_matching_records_beyond_the_first_page(org, monkeypatch):
+    monkeypatch.setattr(engine, "SCHEDULE_CAP", 3)
+    for n in range(8):
+        contact_create(actor=org.admin, data={"first_name": f"S{n}",
+                                              "title": "Chief" if n >= 5 else "Clerk"})
+    rule(org, trigger={"type": "schedule", "every": "day"},
+         conditions={"match": "all", "rules": [{"field": "title", "op": "eq", "value": "chief"}]},
+         actions=[{"type": "add_tag", "tag": "daily"}])
+    assert engine.fire_timed() == 3
+    assert engine.fire_timed() == 0  # once per slot
+    assert Contact.objects.filter(tags__name="daily").count() == 3
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    ({"trigger": {"type": "date", "field": "custom_fields.a__contains", "offset_days": 0}},
+     "trigger.field"),
+    ({"actions": [{"type": "set_field", "field": "city", "value": float("nan")}]},
+     "actions[0].value"),
+])
+def test_values_that_could_break_a_query_or_the_json_are_refused(org, data, where):
+    with pytest.raises(ValidationFailed) as refused:
+        rule(org, **{"trigger": {"type": "created"}, "actions": [{"type": "add_tag", "tag": "x"}],
+                     **data})
+    assert where in refused.value.fields
+
+
+def test_if_else_nests_at_most_three_deep(org):
+    deep = {"type": "add_tag", "tag": "x"}
+    for _ in range(4):
+        deep = {"type": "branch", "conditions": {"rules": [{"field": "city", "op": "is_empty"}]},
+                "then": [deep]}
+    with pytest.raises(ValidationFailed) as refused:
+        rule(org, trigger={"type": "created"}, actions=[deep])
+    assert "at most 3 deep" in str(refused.value.fields)
+
+
+def test_a_rule_cannot_call_a_switched_off_webhook(org, settings, contact):
+    from rapport.automation.services import webhook_update
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    hook, _ = webhook_create(actor=org.admin, data={"url": "http://127.0.0.1:9/x",
+                                                    "events": ["deal.*"]})
+    calling = rule(org, trigger={"type": "updated"},
+                   actions=[{"type": "call_webhook", "webhook_id": hook.pk}])
+    webhook_update(actor=org.admin, webhook_id=hook.pk, data={"is_active": False})
+    contact_update(actor=org.sales_a1, contact_id=contact.pk, data={"title": "Off"})
+    run = RuleRun.objects.get(rule=calling)
+    assert run.status == RunStatus.FAILED and "switched off" in run.error
+    assert not Delivery.objects.filter(webhook=hook).exists()

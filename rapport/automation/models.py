@@ -37,7 +37,10 @@ class Delivery(models.Model):
     """One event (or a test) for one webhook: sent until it succeeds or retries run out."""
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    event_id = models.BigIntegerField(null=True, blank=True)  # None for a test delivery
+    event_id = models.BigIntegerField(null=True, blank=True)  # None: a test, or a rule's call
+    # A "send test event" delivery goes out even to a switched-off webhook and never
+    # switches one off; every other delivery follows the webhook's state.
+    is_test = models.BooleanField(default=False)
     event_type = models.CharField(max_length=64)
     body = models.TextField()
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices,

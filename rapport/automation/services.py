@@ -166,7 +166,8 @@ def send_test(*, actor, webhook_id: int) -> Delivery:
     body = json.dumps({"id": None, "type": "webhook.test", "created_at": now.isoformat(),
                        "data": {"webhook_id": webhook.pk, "message": "A test event from Rapport."}},
                       separators=(",", ":"))
-    delivery = Delivery.objects.create(webhook=webhook, event_type="webhook.test", body=body)
+    delivery = Delivery.objects.create(webhook=webhook, event_type="webhook.test", body=body,
+                                       is_test=True)
     _send_after_commit([delivery.pk])
     return delivery
 
@@ -223,11 +224,12 @@ def attempt(delivery_id: int) -> DeliveryAttempt | None:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Rapport-Webhooks/1",
-        "Rapport-Event-Id": str(delivery.event_id or f"test-{delivery.pk}"),
+        "Rapport-Event-Id": str(delivery.event_id or
+                                f"{'test' if delivery.is_test else 'delivery'}-{delivery.pk}"),
         "Rapport-Event-Type": delivery.event_type,
         "Rapport-Delivery-Id": str(delivery.pk),
     }
-    if not webhook.is_active and delivery.event_id is not None:
+    if not webhook.is_active and not delivery.is_test:
         return _give_up(delivery, None)
     result = outbound.post(webhook.url, body, {
         **headers, "Rapport-Signature": signature(webhook.secret, timestamp, body)})
@@ -253,7 +255,7 @@ def _give_up(delivery: Delivery, logged: DeliveryAttempt | None):
     delivery.status = DeliveryStatus.FAILED
     delivery.save(update_fields=["attempts", "status"])
     webhook = Webhook.objects.select_for_update().get(pk=delivery.webhook_id)
-    if webhook.is_active and delivery.event_id is not None:
+    if webhook.is_active and not delivery.is_test:
         webhook.is_active = False
         webhook.disabled_reason = (
             f"Switched off on {timezone.now():%Y-%m-%d %H:%M} UTC: a delivery failed "

@@ -13,6 +13,7 @@ minute would bury the jobs people look for.
 import datetime
 import logging
 import os
+import secrets
 import socket
 import traceback
 
@@ -32,8 +33,13 @@ STALE_AFTER = datetime.timedelta(seconds=45)  # several missed heartbeats: the w
 KEEP_FINISHED = datetime.timedelta(days=3)
 
 
+# A restarted container keeps its hostname and often its pid (1): the token tells this
+# process from the one that ran before it in the same slot.
+_PROCESS_TOKEN = secrets.token_hex(4)
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
 
 
 def task_name(task) -> str:
@@ -122,10 +128,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 def worker_is_alive(name: str, fresh: set[str]) -> bool:
-    """On this machine the process table says; elsewhere, a recent heartbeat does."""
-    host, _, pid = name.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        return int(pid) == os.getpid() or _pid_alive(int(pid))
+    """A recent heartbeat says so; on this machine a dead pid, or our own pid under another
+    token (the process before a restart), says no at once."""
+    if name == worker_name():
+        return True
+    host, pid, _ = (name.split(":") + ["", ""])[:3]
+    here = host == socket.gethostname() and pid.isdigit()
+    if here and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+        return False
     return name in fresh
 
 

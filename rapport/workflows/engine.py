@@ -12,7 +12,7 @@ import datetime
 import logging
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from rapport.core.context import caused_by
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 5
 STEP_ATTEMPTS = 3
 LEASE = datetime.timedelta(minutes=5)
-SCHEDULE_CAP = 1000  # records one schedule or date rule may start runs for in one pass
+SCHEDULE_CAP = 1000  # runs one schedule or date rule may start in one pass
+SCHEDULE_SCAN_CAP = 100_000  # records it may read to find them
 
 
 def step_retry_delay(attempts: int) -> datetime.timedelta:
@@ -47,16 +48,23 @@ def fires(trigger: dict, event: Event, object_type: str) -> bool:
     if kind == "updated":
         return event.type == f"{object_type}.updated"
     if kind == "field_changed" and event.type == f"{object_type}.updated":
-        change = (event.data.get("changes") or {}).get(trigger["field"])
+        # History names a relation by its field (owner), not its column (owner_id).
+        field = trigger["field"].removesuffix("_id")
+        change = (event.data.get("changes") or {}).get(field)
         if change is None:
             return False
-        before, after = change
+        before, after = (_lower(value) for value in change)
         return (("from" not in trigger or conditions._same(before, trigger["from"]))
                 and ("to" not in trigger or conditions._same(after, trigger["to"])))
     return False
 
 
 EVENT_TRIGGERS = ("created", "updated", "field_changed", "event")
+
+
+def _lower(value):
+    """Tag lists compare without case, as conditions do."""
+    return [str(v).lower() for v in value] if isinstance(value, list) else value
 
 
 def runs_for_event(event: Event) -> list[RuleRun]:
@@ -94,7 +102,8 @@ def runs_for_events(events: list[Event]) -> list[RuleRun]:
         if (rule.pk, key) in taken:
             continue  # this event already started this rule
         base = {"rule": rule, "key": key, "object_type": rule.object_type,
-                "object_id": object_id, "depth": depth}
+                "object_id": object_id, "depth": depth, "actions": rule.actions,
+                "resume_at": timezone.now()}
         if depth > MAX_DEPTH:
             runs.append(RuleRun(**base, status=RunStatus.SKIPPED, finished_at=timezone.now(),
                                 error=f"Not run: rules had set each other off {MAX_DEPTH} times "
@@ -110,15 +119,6 @@ def runs_for_events(events: list[Event]) -> list[RuleRun]:
     return created
 
 
-def _start(rule: Rule, *, key: str, object_id: int, depth: int = 0) -> RuleRun | None:
-    try:
-        with transaction.atomic():
-            run = RuleRun.objects.create(rule=rule, key=key, object_type=rule.object_type,
-                                         object_id=object_id, depth=depth)
-    except IntegrityError:
-        return None  # this trigger already started this rule
-    transaction.on_commit(lambda: _enqueue([run.pk]))
-    return run
 
 
 JOB_SIZE = 25  # runs per job: a burst spreads over the worker threads
@@ -136,20 +136,43 @@ def fire_timed(now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     started = 0
     for rule in Rule.objects.filter(is_active=True):
-        kind = rule.trigger["type"]
-        if kind == "date":
-            target = timezone.localdate(now) - datetime.timedelta(days=rule.trigger["offset_days"])
-            records = _records_on(rule, target)
-            key = f"date:{target.isoformat()}"
-        elif kind == "schedule":
-            slot = _slot(now, rule.trigger["every"])
-            records = conditions.MODELS[rule.object_type].objects.order_by("id")[:SCHEDULE_CAP]
-            key = f"schedule:{slot}"
-        else:
-            continue
-        for record in records.select_related(*_related(rule)).prefetch_related("tags"):
-            if conditions.met(rule.conditions, record):
-                started += _start(rule, key=f"{key}:{record.pk}", object_id=record.pk) is not None
+        try:
+            started += _fire_timed_rule(rule, now)
+        except Exception:  # one broken rule must not keep the others from firing
+            log.exception("Timed rule %s could not fire", rule.pk)
+    return started
+
+
+def _fire_timed_rule(rule: Rule, now: datetime.datetime) -> int:
+    kind = rule.trigger["type"]
+    if kind == "date":
+        target = timezone.localdate(now) - datetime.timedelta(days=rule.trigger["offset_days"])
+        records, prefix = _records_on(rule, target), f"date:{target.isoformat()}"
+    elif kind == "schedule":
+        records = conditions.MODELS[rule.object_type].objects.all()
+        prefix = f"schedule:{_slot(now, rule.trigger['every'])}"
+    else:
+        return 0
+    started, scanned, last_id = 0, 0, 0
+    # Keyset pages until the cap of runs started, so every matching record gets its turn.
+    while started < SCHEDULE_CAP and scanned < SCHEDULE_SCAN_CAP:
+        page = list(records.filter(pk__gt=last_id).order_by("pk")
+                    .select_related(*_related(rule)).prefetch_related("tags")[:500])
+        if not page:
+            break
+        scanned += len(page)
+        last_id = page[-1].pk
+        keys = {f"{prefix}:{r.pk}": r for r in page if conditions.met(rule.conditions, r)}
+        taken = set(RuleRun.objects.filter(rule=rule, key__in=list(keys))
+                    .values_list("key", flat=True))
+        fresh = [RuleRun(rule=rule, key=key, object_type=rule.object_type, object_id=r.pk,
+                         actions=rule.actions, resume_at=timezone.now())
+                 for key, r in keys.items() if key not in taken][:SCHEDULE_CAP - started]
+        created = RuleRun.objects.bulk_create(fresh)
+        if created:
+            ids = [run.pk for run in created]
+            transaction.on_commit(lambda ids=ids: _enqueue(ids))
+        started += len(created)
     return started
 
 
@@ -165,7 +188,7 @@ def _records_on(rule: Rule, day: datetime.date):
         found = model.objects.filter(**{f"custom_fields__{key}": day.isoformat()})
     else:
         found = model.objects.filter(**{f"{field}__date": day})
-    return found.order_by("id")[:SCHEDULE_CAP]
+    return found
 
 
 def _slot(now: datetime.datetime, every: str) -> str:
@@ -182,14 +205,27 @@ def _slot(now: datetime.datetime, every: str) -> str:
 def execute(run_id: int) -> RuleRun | None:
     """Carry a run on from where it stands; None when it is not due or another worker has it."""
     now = timezone.now()
+    token = uuid.uuid4().hex
     claimed = RuleRun.objects.filter(pk=run_id).filter(
         status__in=[RunStatus.RUNNING, RunStatus.WAITING, RunStatus.RETRYING]).exclude(
-        resume_at__gt=now).update(status=RunStatus.RUNNING, resume_at=now + LEASE)
+        resume_at__gt=now).update(status=RunStatus.RUNNING, resume_at=now + LEASE, claim=token)
     if not claimed:
         return None
     run = RuleRun.objects.select_related("rule", "rule__owner").get(pk=run_id)
     _carry_on(run)
     return run
+
+
+class LostClaim(Exception):
+    """Another worker took the run over (this one outlived its lease): stop without a trace."""
+
+
+def _still_mine(run: RuleRun) -> None:
+    """Inside the step's transaction: lock the run and check the claim and position hold."""
+    held = RuleRun.objects.select_for_update().filter(
+        pk=run.pk, claim=run.claim, position=run.position, status=RunStatus.RUNNING).exists()
+    if not held:
+        raise LostClaim()
 
 
 def _carry_on(run: RuleRun, *, dry_run: bool = False) -> None:
@@ -198,8 +234,8 @@ def _carry_on(run: RuleRun, *, dry_run: bool = False) -> None:
     if actor is None or not actor.is_active:
         return _fail(run, "The rule's owner is no longer an active user; give the rule a new "
                           "owner (edit and save it as an admin).")
-    while run.position < len(rule.actions):
-        action = rule.actions[run.position]
+    while run.position < len(run.actions):
+        action = run.actions[run.position]
         if action["type"] == "wait":
             until = timezone.now() + datetime.timedelta(minutes=action["minutes"])
             run.position += 1
@@ -208,19 +244,25 @@ def _carry_on(run: RuleRun, *, dry_run: bool = False) -> None:
                 continue
             _log(run, action, "waiting", f"Waiting until {timezone.localtime(until):%b %-d %H:%M}.")
             run.status, run.resume_at = RunStatus.WAITING, until
-            run.save()
-            return
+            _save_if_mine(run)
+            return None
         record = conditions.load(rule.object_type, run.object_id)
         if record is None:
             return _fail(run, "The record was deleted or moved to the trash.")
         try:
             with transaction.atomic(), caused_by(rule_id=rule.pk, run_id=run.pk, depth=run.depth):
+                if not dry_run:
+                    _still_mine(run)
                 detail = actions.perform(action, rule=rule, record=record, actor=actor)
                 _log(run, action, "done", detail)
                 run.position += 1
                 run.attempts = 0
+                run.resume_at = timezone.now() + LEASE
                 if not dry_run:
-                    run.save(update_fields=["position", "attempts", "steps"])
+                    run.save(update_fields=["position", "attempts", "steps", "resume_at"])
+        except LostClaim:
+            log.warning("Rule run %s was taken over by another worker; this one stops", run.pk)
+            return None
         except RapportError as exc:
             _log(run, action, "failed", _explain(exc))
             return _fail(run, f"Step {run.position + 1} ({action['type']}): {_explain(exc)}")
@@ -233,12 +275,19 @@ def _carry_on(run: RuleRun, *, dry_run: bool = False) -> None:
                                   f"{run.attempts} times: {type(exc).__name__}: {exc}"[:2000])
             run.status = RunStatus.RETRYING
             run.resume_at = timezone.now() + step_retry_delay(run.attempts)
-            run.save()
+            _save_if_mine(run)
             return None
     run.status, run.finished_at, run.resume_at = RunStatus.DONE, timezone.now(), None
     if not dry_run:
-        run.save()
+        _save_if_mine(run)
     return None
+
+
+def _save_if_mine(run: RuleRun) -> bool:
+    """Save the run's new state only while this worker still holds it."""
+    fields = ["status", "resume_at", "position", "attempts", "steps", "error", "finished_at"]
+    return bool(RuleRun.objects.filter(pk=run.pk, claim=run.claim).update(
+        **{name: getattr(run, name) for name in fields}))
 
 
 def _explain(exc: RapportError) -> str:
@@ -255,9 +304,8 @@ def _log(run: RuleRun, action: dict, outcome: str, detail: str) -> None:
 def _fail(run: RuleRun, reason: str) -> None:
     run.status, run.error, run.finished_at, run.resume_at = (
         RunStatus.FAILED, reason, timezone.now(), None)
-    if run.dry_run:
+    if run.dry_run or not _save_if_mine(run):
         return
-    run.save()
     _notify_owner(run)
 
 
@@ -294,7 +342,7 @@ def dry_run(rule: Rule, object_id: int) -> RuleRun:
     would, so what the log says is what switching the rule on will do. Waits are skipped.
     """
     run = RuleRun(rule=rule, key=f"test:{uuid.uuid4().hex}", object_type=rule.object_type,
-                  object_id=object_id, dry_run=True)
+                  object_id=object_id, dry_run=True, actions=rule.actions)
     record = conditions.load(rule.object_type, object_id)
     if record is None:
         run.status, run.error = RunStatus.FAILED, "No such record."

@@ -41,6 +41,10 @@ class RuleForm(forms.Form):
                                       choices=[("", "—")] + [(s, s) for s in spec.SCHEDULES])
     match = forms.ChoiceField(label="Run only if", choices=[
         ("all", "all conditions hold"), ("any", "any condition holds")])
+    trigger_json = forms.CharField(label="Trigger as JSON", required=False,
+                                   widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+                                   help_text="Used instead of the fields above when filled in "
+                                             "(needed to compare with an empty or non-text value).")
     conditions_json = forms.CharField(label="Conditions as JSON", required=False,
                                       widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
                                       help_text="Used instead of the rows above when filled in "
@@ -69,6 +73,8 @@ class ActionForm(forms.Form):
     webhook_id = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     subject = forms.CharField(required=False, max_length=200)
     due_in_days = forms.IntegerField(required=False, min_value=0, max_value=365)
+    priority = forms.ChoiceField(required=False, choices=[("normal", "Normal"), ("high", "High"),
+                                                          ("low", "Low")])
     minutes = forms.IntegerField(required=False, min_value=1)
 
     def __init__(self, *args, choices=None, **kwargs):
@@ -108,6 +114,8 @@ def to_rule_data(form: RuleForm, conditions: ConditionFormSet, actions: ActionFo
         trigger["offset_days"] = data["trigger_offset_days"] or 0
     if data["trigger_type"] == "schedule":
         trigger["every"] = data["trigger_every"]
+    if data["trigger_json"].strip():
+        trigger = _json(data["trigger_json"])
     rows = []
     for row in conditions.cleaned_data:
         if row.get("field"):
@@ -139,7 +147,8 @@ def _json(text: str):
 
 def _action(row: dict) -> dict:
     keys = {"set_field": ("field", "value"), "add_tag": ("tag",), "remove_tag": ("tag",),
-            "assign_round_robin": ("team_id",), "create_task": ("subject", "due_in_days"),
+            "assign_round_robin": ("team_id",),
+            "create_task": ("subject", "due_in_days", "priority"),
             "send_email": ("template_id",), "call_webhook": ("webhook_id",),
             "wait": ("minutes",)}[row["type"]]
     action = {"type": row["type"]}
@@ -152,6 +161,9 @@ def _action(row: dict) -> dict:
 
 
 def initial_from(rule) -> tuple[dict, list, list]:
+    """The rule as the builder shows it. Whatever the rows cannot hold exactly (values that
+    are not text, nested groups, If / else, a task's body or assignee) goes to the JSON
+    fields instead, so saving an unchanged page never changes the rule."""
     trigger = rule.trigger
     initial = {"name": rule.name, "description": rule.description,
                "object_type": rule.object_type, "trigger_type": trigger["type"],
@@ -160,14 +172,40 @@ def initial_from(rule) -> tuple[dict, list, list]:
                "trigger_offset_days": trigger.get("offset_days"),
                "trigger_every": trigger.get("every", ""),
                "match": (rule.conditions or {}).get("match", "all"), "is_active": rule.is_active}
-    flat = [c for c in (rule.conditions or {}).get("rules", []) if "rules" not in c]
-    conditions = [{"field": c["field"], "op": c["op"],
-                   "value": ", ".join(map(str, c["value"])) if isinstance(c.get("value"), list)
-                   else c.get("value", "")} for c in flat]
-    if len(flat) != len((rule.conditions or {}).get("rules", [])):
+    if any(side in trigger and not _plain(trigger[side]) for side in ("from", "to")):
+        initial["trigger_json"] = json.dumps(trigger, indent=2)
+    rules = (rule.conditions or {}).get("rules", [])
+    if all(_row_condition(c) for c in rules):
+        conditions = [{"field": c["field"], "op": c["op"],
+                       "value": ", ".join(c["value"]) if c["op"] == "in" else c.get("value", "")}
+                      for c in rules]
+    else:
         initial["conditions_json"] = json.dumps(rule.conditions, indent=2)
         conditions = []
-    if any(a["type"] == "branch" for a in rule.actions):
-        initial["actions_json"] = json.dumps(rule.actions, indent=2)
-        return initial, conditions, []
-    return initial, conditions, [dict(a) for a in rule.actions]
+    if all(_row_action(a) for a in rule.actions):
+        return initial, conditions, [dict(a) for a in rule.actions]
+    initial["actions_json"] = json.dumps(rule.actions, indent=2)
+    return initial, conditions, []
+
+
+def _plain(value) -> bool:
+    """Text the builder's inputs give back exactly (an empty input means "any")."""
+    return isinstance(value, str) and value != ""
+
+
+def _row_condition(condition: dict) -> bool:
+    if "rules" in condition:
+        return False
+    if condition["op"] == "in":
+        return all(_plain(v) and "," not in v and v == v.strip() for v in condition["value"])
+    return condition["op"] in spec.NO_VALUE or isinstance(condition.get("value"), str)
+
+
+def _row_action(action: dict) -> bool:
+    if action["type"] == "branch":
+        return False
+    if action["type"] == "set_field":
+        return isinstance(action["value"], str)
+    if action["type"] == "create_task":
+        return not action.get("body") and action.get("assign_to", "owner") == "owner"
+    return True

@@ -57,9 +57,15 @@ class RuleRun(models.Model):
     status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.RUNNING)
     dry_run = models.BooleanField(default=False)
     depth = models.PositiveSmallIntegerField(default=0)
+    # The rule's actions as they were when the run started: editing the rule later never
+    # shifts a waiting run onto a different step.
+    actions = models.JSONField(default=list)
     position = models.PositiveSmallIntegerField(default=0)  # the next top-level action
     attempts = models.PositiveSmallIntegerField(default=0)  # of the current step
+    # When the run is due (a new run at once, a wait's end, a retry), or while a worker holds
+    # it, when its lease runs out.
     resume_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)  # the worker holding it
     steps = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -70,7 +76,7 @@ class RuleRun(models.Model):
         indexes = [
             models.Index(fields=["rule", "-created_at"], name="rule_run_log"),
             models.Index(fields=["resume_at"], name="rule_run_due",
-                         condition=Q(status__in=["waiting", "retrying"])),
+                         condition=Q(status__in=["running", "waiting", "retrying"])),
         ]
 
     def __str__(self):

@@ -7,6 +7,9 @@ A rule is three JSON documents:
                "create_task" | "send_email" | "call_webhook" | "wait" | "branch", ...}]
 """
 
+import math
+import re
+
 from rapport.core.errors import ValidationFailed
 
 OBJECT_TYPES = ("contact", "company")
@@ -51,6 +54,8 @@ SCHEDULES = ("hour", "day", "week")
 MAX_ACTIONS = 20
 MAX_CONDITIONS = 20
 MAX_WAIT_MINUTES = 60 * 24 * 365
+MAX_BRANCH_DEPTH = 3
+CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")  # no "__": it must not reach the ORM
 
 
 class SpecError(ValueError):
@@ -75,8 +80,12 @@ def check_rule(object_type: str, trigger, conditions, actions) -> tuple[dict, di
     return tuple(results)
 
 
+def is_custom(name: str) -> bool:
+    return name.startswith("custom_fields.") and bool(CUSTOM_KEY.match(name[len("custom_fields."):]))
+
+
 def is_field(object_type: str, name: str, *, writable: bool = False) -> bool:
-    if name.startswith("custom_fields.") and len(name) > len("custom_fields."):
+    if is_custom(name):
         return True
     return name in FIELDS[object_type] or (not writable and name in READABLE[object_type])
 
@@ -120,6 +129,8 @@ def _field(object_type: str, value, where: str, *, writable: bool = False) -> st
 
 
 def _scalar(value, where: str):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(where, "Enter a finite number.")
     if value is None or isinstance(value, str | int | float | bool):
         if isinstance(value, str) and len(value) > 500:
             raise SpecError(where, "Use at most 500 characters.")
@@ -134,7 +145,13 @@ def _trigger(object_type: str, value, where: str) -> dict:
         raise SpecError(f"{where}.type", f"Choose one of: {', '.join(TRIGGERS)}.")
     clean = {"type": kind}
     if kind == "field_changed":
-        clean["field"] = _field(object_type, trigger.get("field"), f"{where}.field")
+        field = _text(trigger.get("field"), f"{where}.field", max_length=80)
+        if not (field == "tags" or is_field(object_type, field, writable=True)):
+            raise SpecError(f"{where}.field", f"“{field}” is not a {object_type} field whose "
+                                              f"changes are recorded. Use one of: "
+                                              f"{', '.join(FIELDS[object_type])}, tags, or "
+                                              "custom_fields.<key>.")
+        clean["field"] = field
         for side in ("from", "to"):
             if side in trigger:
                 clean[side] = _scalar(trigger[side], f"{where}.{side}")
@@ -148,7 +165,7 @@ def _trigger(object_type: str, value, where: str) -> dict:
         clean["event_type"] = event_type
     elif kind == "date":
         field = _text(trigger.get("field"), f"{where}.field", max_length=80)
-        if field not in DATE_FIELDS and not field.startswith("custom_fields."):
+        if field not in DATE_FIELDS and not is_custom(field):
             raise SpecError(f"{where}.field", f"Use a date field: {', '.join(DATE_FIELDS)} "
                                               "or a custom date field (custom_fields.<key>).")
         clean["field"] = field
@@ -201,16 +218,16 @@ def _conditions(object_type: str, value, where: str, depth: int = 0) -> dict:
     return {"match": match, "rules": clean}
 
 
-def _actions(object_type: str, value, where: str, *, top: bool = True) -> list:
+def _actions(object_type: str, value, where: str, *, top: bool = True, depth: int = 0) -> list:
     if not isinstance(value, list) or (top and not value):
         raise SpecError(where, "List at least one action.")
     if len(value) > MAX_ACTIONS:
         raise SpecError(where, f"Use at most {MAX_ACTIONS} actions.")
-    return [_action(object_type, action, f"{where}[{index}]", top=top)
+    return [_action(object_type, action, f"{where}[{index}]", top=top, depth=depth)
             for index, action in enumerate(value)]
 
 
-def _action(object_type: str, value, where: str, *, top: bool) -> dict:
+def _action(object_type: str, value, where: str, *, top: bool, depth: int = 0) -> dict:
     action = _object(value, where)
     kind = action.get("type")
     if kind not in ACTIONS:
@@ -257,12 +274,16 @@ def _action(object_type: str, value, where: str, *, top: bool) -> dict:
             raise SpecError(where, "Wait from 1 minute to 365 days.")
         clean["minutes"] = minutes
     elif kind == "branch":
+        if depth >= MAX_BRANCH_DEPTH:
+            raise SpecError(where, f"Nest If / else at most {MAX_BRANCH_DEPTH} deep.")
         clean["conditions"] = _conditions(object_type, action.get("conditions"),
                                           f"{where}.conditions")
         if not clean["conditions"]:
             raise SpecError(f"{where}.conditions", "Say when to take the first branch.")
-        clean["then"] = _actions(object_type, action.get("then", []), f"{where}.then", top=False)
-        clean["else"] = _actions(object_type, action.get("else", []), f"{where}.else", top=False)
+        clean["then"] = _actions(object_type, action.get("then", []), f"{where}.then", top=False,
+                                 depth=depth + 1)
+        clean["else"] = _actions(object_type, action.get("else", []), f"{where}.else", top=False,
+                                 depth=depth + 1)
         if not clean["then"] and not clean["else"]:
             raise SpecError(where, "Give the If / else at least one action.")
     return clean
