@@ -9,6 +9,7 @@ permanent ones (5xx) fail the message and say why on the timeline.
 import datetime
 import mimetypes
 import re
+import time
 import uuid
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import PurePath
@@ -41,6 +42,7 @@ from rapport.mail.rendering import Rendered, render_parts
 MAX_ATTEMPTS = 8
 LEASE = datetime.timedelta(minutes=5)  # renewed every FLUSH_EVERY messages while sending
 FLUSH_EVERY = 50
+RENEW_EVERY_SECONDS = 60  # well inside the LEASE
 MAX_ATTACHMENTS = 10
 BATCH = 100
 CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
@@ -391,6 +393,7 @@ class Outcomes:
 
     def __init__(self):
         self.sent, self.retrying, self.failed = [], [], []
+        self.renewed = time.monotonic()  # the claim set the first lease
 
     @property
     def size(self) -> int:
@@ -400,12 +403,14 @@ class Outcomes:
         (self.sent if sent else self.retrying if retry else self.failed).append(email)
 
     def flush(self, token: str, counts: dict) -> None:
-        """Write the outcomes and renew the lease on the rest, in one write transaction
-        (on SQLite every extra one is a turn waiting for the write lock)."""
+        """Write the outcomes, and renew the lease on the rest once a minute, in one write
+        transaction (on SQLite each is a turn at the write lock; on PostgreSQL, round trips)."""
         with transaction.atomic():
             _record_outcomes(self.sent, self.retrying, self.failed, token=token)
-            OutboundEmail.objects.filter(claim=token, status=EmailStatus.SENDING).update(
-                next_attempt_at=timezone.now() + LEASE)
+            if time.monotonic() - self.renewed > RENEW_EVERY_SECONDS:
+                OutboundEmail.objects.filter(claim=token, status=EmailStatus.SENDING).update(
+                    next_attempt_at=timezone.now() + LEASE)
+                self.renewed = time.monotonic()
         counts["sent"] += len(self.sent)
         counts["retrying"] += len(self.retrying)
         counts["failed"] += len(self.failed)
@@ -419,7 +424,6 @@ def _refused_note(refused: dict) -> str:
                                             for address, (code, reply) in refused.items()))[:500]
 
 
-@transaction.atomic
 def _record_outcomes(sent, retrying, failed, *, token: str) -> None:
     """Write what happened. A sent message is recorded as sent whatever else happened to it
     meanwhile (that is the truth); a retry or a failure only while this claim still holds it,
@@ -465,7 +469,8 @@ def interrupted() -> int:
                             "arrived, so it was not sent again; use Send again if it did not.")
         by_claim.setdefault(email.claim, []).append(email)
     for token, emails in by_claim.items():
-        _record_outcomes([], [], emails, token=token)
+        with transaction.atomic():
+            _record_outcomes([], [], emails, token=token)
     return len(stale)
 
 

@@ -33,20 +33,21 @@ class Command(BaseCommand):
                             help="email: messages per figure (default 10,000).")
         parser.add_argument("--events", type=int, default=20_000,
                             help="events: events to dispatch (default 20,000).")
-        parser.add_argument("--threads", type=int, default=4,
-                            help="email: pooled connections for the pooled figure.")
+        parser.add_argument("--processes", type=int, default=4,
+                            help="email: worker processes (one connection each) for the pooled "
+                                 "figure.")
         parser.add_argument("--json", dest="json_path", default=None,
                             help="Also write the figures as JSON to this path.")
 
     def handle(self, *args, target, rows, requests, concurrency, reuse, json_path, max_seconds,
-               messages, threads, events, **options):
+               messages, processes, events, **options):
         from rapport.bench import contacts
 
         # SIGTERM unwinds like Ctrl-C, so subprocesses (gunicorn, the SMTP sink) are stopped
         # in their `finally`.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         if target == "email":
-            return self._email(messages, threads, json_path)
+            return self._email(messages, processes, json_path)
         if target == "events":
             return self._events(events, json_path)
         if rows < 100:
@@ -67,12 +68,12 @@ class Command(BaseCommand):
             contacts.write_json(result, json_path)
             out(f"Figures written to {json_path}")
 
-    def _email(self, messages: int, threads: int, json_path: str | None):
+    def _email(self, messages: int, processes: int, json_path: str | None):
         from rapport.bench import contacts, email
 
-        if messages < 10 or threads < 1:
-            raise CommandError("--messages must be at least 10 and --threads at least 1.")
-        result = email.run(messages=messages, threads=threads,
+        if messages < 10 or processes < 1:
+            raise CommandError("--messages must be at least 10 and --processes at least 1.")
+        result = email.run(messages=messages, processes=processes,
                            out=lambda line="": self.stdout.write(line))
         self.stdout.write(email.report(result))
         if json_path:
