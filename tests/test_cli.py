@@ -56,3 +56,8 @@ def test_demo_makes_companies_contacts_activities_across_teams(org):
     assert Activity.objects.exists()
     owners = set(Contact.objects.values_list("owner__team__name", flat=True))
     assert len(owners) >= 2
+    # Templates and a switched-off rule to try, made through the services (so they validate).
+    from rapport.mail.models import EmailTemplate
+    from rapport.workflows.models import Rule
+    assert EmailTemplate.objects.count() == 2
+    assert Rule.objects.filter(name="Onboard new customers", is_active=False).exists()

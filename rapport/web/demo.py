@@ -97,7 +97,46 @@ def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> d
             made += 1
             if stdout and made % 100 == 0:
                 stdout.write(f"  {made}/{contacts} contacts")
+        _automation(admin)
     return {"users": len(users), "companies": len(companies), "contacts": made}
+
+
+def _automation(admin) -> None:
+    """Two email templates and a ready-made rule, switched off, to try on a contact."""
+    from rapport.mail.models import EmailTemplate
+    from rapport.mail.services import template_create
+    from rapport.workflows.models import Rule
+    from rapport.workflows.services import rule_create
+
+    if EmailTemplate.objects.exists() or Rule.objects.exists():
+        return
+    with transaction.atomic():
+        template_create(actor=admin, data={
+            "name": "Follow-up after a call",
+            "subject": "Good to talk, {{ contact.first_name|default:\"there\" }}",
+            "body": "Hi {{ contact.first_name|default:\"there\" }},\n\nThanks for your time "
+                    "today. As promised, here is a short summary of what we discussed"
+                    "{% if company.name %} for **{{ company.name }}**{% endif %}.\n\n"
+                    "Best,\n{{ sender.first_name }}"})
+        welcome = template_create(actor=admin, data={
+            "name": "Welcome aboard",
+            "subject": "Welcome to the family, {{ contact.first_name|default:\"friend\" }}",
+            "body": "Hi {{ contact.first_name|default:\"there\" }},\n\nWe are glad to have "
+                    "{{ company.name|default:\"you\" }} with us. Your onboarding call is next: "
+                    "reply to this message with a time that suits you.\n\n"
+                    "{{ sender.full_name }}"})
+        rule_create(actor=admin, data={
+            "name": "Onboard new customers",
+            "description": "When a contact becomes a customer: the welcome email, a kick-off "
+                           "task for the owner, and the onboarding tag. Try it on a contact "
+                           "first, then switch it on.",
+            "object_type": "contact",
+            "trigger": {"type": "field_changed", "field": "lifecycle_stage", "to": "customer"},
+            "conditions": {"match": "all", "rules": [{"field": "email", "op": "is_not_empty"}]},
+            "actions": [{"type": "send_email", "template_id": welcome.pk},
+                        {"type": "create_task", "subject": "Book the kick-off call",
+                         "due_in_days": 2, "priority": "high"},
+                        {"type": "add_tag", "tag": "onboarding"}]})
 
 
 def _activities(contact, owner, admin, rng, fake):
