@@ -135,3 +135,27 @@ def test_a_token_acts_as_its_user_exactly_and_marks_its_use_once_a_minute(org):
     user_for_token(raw)
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first_use
     assert user_for_token(raw[:-1] + "x") is None and user_for_token("nope") is None
+
+
+def test_the_compiled_detail_read_matches_the_orms_for_every_scope(org, records):
+    """contact_get compiles its SQL once per scope; what it returns must be what the ORM
+    would: every column converted (dates, JSON), the tags, and nothing outside the scope."""
+    from rapport.contacts.selectors import contact_get
+    from rapport.core.selectors import one
+    from rapport.core.tags import tag_names
+
+    contact_update(actor=org.admin, contact_id=records["a1"].pk,
+                   data={"tags": ["vip", "Berlin"], "title": "Buyer"})
+    for who in ("admin", "manager_a", "sales_a1", "sales_b1"):
+        user = getattr(org, who)
+        for contact in records.values():
+            compiled = contact_get(user=user, contact_id=contact.pk)
+            orm = one(contact_visible(user=user, pk=contact.pk)
+                      .annotate(tag_names=tag_names(Contact)))
+            if orm is None:
+                assert compiled is None, (who, contact.pk)
+                continue
+            for field in Contact._meta.concrete_fields:
+                assert getattr(compiled, field.attname) == getattr(orm, field.attname), field
+            assert compiled.tag_names == orm.tag_names
+    assert contact_get(user=org.admin, contact_id=records["a1"].pk).tag_names == ["Berlin", "vip"]
