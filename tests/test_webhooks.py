@@ -180,6 +180,42 @@ def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(
     assert bad.dispatched_at is None and "cannot digest this one" in bad.dispatch_error
 
 
+def test_a_batch_raced_by_another_worker_skips_what_that_worker_took(org, monkeypatch, caplog):
+    def one(event):
+        Tag.objects.create(name=f"effect {event.pk}", slug=f"effect-{event.pk}")
+
+    def many(events):
+        for event in events:
+            one(event)
+
+    monkeypatch.setitem(dispatch._consumers, "picky",
+                        dispatch.Consumer("picky", ("test.*",), one, many))
+    events = [Event.objects.create(type="test.ok", object_type="test", object_id=n)
+              for n in range(3)]
+    # The other worker committed its effect and receipt for the middle event meanwhile.
+    one(events[1])
+    EventReceipt.objects.create(event=events[1], consumer="picky")
+    monkeypatch.setattr(EventReceipt.objects, "filter", _no_receipts_seen(EventReceipt.objects))
+    report = dispatch_pending()
+    assert report.failed == 0 and report.skipped == 1  # the other worker's event, for picky
+    assert Tag.objects.filter(slug__startswith="effect-").count() == 3  # each effect once
+    assert all(e.dispatched_at for e in Event.objects.filter(type="test.ok"))
+    assert "Traceback" not in caplog.text
+
+
+def _no_receipts_seen(manager):
+    """The batch read its receipts before the other worker's committed: it sees none once."""
+    original = manager.filter
+    calls = []
+
+    def filter(*args, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1 and "event_id__in" in kwargs:
+            return original(pk__in=[])
+        return original(*args, **kwargs)
+    return filter
+
+
 def test_persistent_failure_switches_the_webhook_off_and_tells_its_owner(
         org, receiver, loopback_allowed, monkeypatch):
     from rapport.activities.models import Activity

@@ -163,6 +163,12 @@ def _run_batch(item: Consumer, events: list[Event], report: Report) -> bool:
             item.handle_batch(events)
             EventReceipt.objects.bulk_create(
                 [EventReceipt(event=event, consumer=item.name) for event in events])
+    except IntegrityError:
+        # Another worker dispatched some of these events first (two dispatch jobs ran at
+        # once): expected, and the one-by-one pass skips what it took.
+        log.info("Consumer %s: another worker took part of a batch of %s events",
+                 item.name, len(events))
+        return False
     except Exception:
         log.warning("Consumer %s failed on a batch of %s events; going one by one",
                     item.name, len(events), exc_info=True)
