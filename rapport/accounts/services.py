@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from rapport.accounts.models import ApiToken, Team, User
 from rapport.accounts.roles import Role
-from rapport.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.events import record_event
 from rapport.core.normalise import normalise_email
-from rapport.core.permissions import is_admin
+from rapport.core.permissions import is_admin, require_admin
 
 TOKEN_PREFIX = "rap_"  # noqa: S105 - a public marker, not a secret
 
@@ -32,14 +32,9 @@ def active_user_id(value) -> int | None:
     return user_id
 
 
-def _require_admin(actor, what: str):
-    if not is_admin(actor):
-        raise PermissionDenied(f"Only admins {what}.")
-
-
 @transaction.atomic
 def team_create(*, actor, name: str) -> Team:
-    _require_admin(actor, "manage teams")
+    require_admin(actor, "manage teams")
     name = " ".join((name or "").split())
     if not name or len(name) > 80:
         raise ValidationFailed(fields={"name": ["Enter a name of 1 to 80 characters."]})
@@ -53,7 +48,7 @@ def team_create(*, actor, name: str) -> Team:
 
 @transaction.atomic
 def team_rename(*, actor, team: Team, name: str) -> Team:
-    _require_admin(actor, "manage teams")
+    require_admin(actor, "manage teams")
     name = " ".join((name or "").split())
     if not name or len(name) > 80:
         raise ValidationFailed(fields={"name": ["Enter a name of 1 to 80 characters."]})
@@ -97,7 +92,7 @@ def user_create(*, actor, email: str, full_name: str, role: str = Role.SALES,
                 team_id: int | None = None, password: str | None = None) -> User:
     """Create a user; without a password, the account cannot log in until one is set."""
     if actor is not None:
-        _require_admin(actor, "add users")
+        require_admin(actor, "add users")
     errors: dict = {}
     cleaned = _clean_user_fields(email=email, full_name=full_name, role=role,
                                  team_id=team_id, errors=errors)
@@ -127,7 +122,7 @@ def user_create(*, actor, email: str, full_name: str, role: str = Role.SALES,
 @transaction.atomic
 def user_update(*, actor, user: User, full_name=None, role=None, team_id=None,
                 is_active=None) -> User:
-    _require_admin(actor, "change users")
+    require_admin(actor, "change users")
     errors: dict = {}
     cleaned = _clean_user_fields(full_name=full_name, role=role, team_id=team_id, errors=errors)
     if is_active is False and user.pk == actor.pk:

@@ -6,12 +6,13 @@ from rapport.api.schemas import ERRORS
 from rapport.automation import selectors, services
 from rapport.automation.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 from rapport.core.errors import NotFound
+from rapport.core.permissions import require_admin
 
 router = Router(tags=["webhooks"])
 
 
 def _webhook(request, webhook_id: int):
-    services.require_admin(request.auth)
+    require_admin(request.auth, services.ADMIN_ONLY)
     webhook = selectors.webhook_get(user=request.auth, webhook_id=webhook_id)
     if webhook is None:
         raise NotFound()
@@ -20,7 +21,7 @@ def _webhook(request, webhook_id: int):
 
 @router.get("", response={200: list[WebhookOut], **ERRORS})
 def list_webhooks(request):
-    services.require_admin(request.auth)
+    require_admin(request.auth, services.ADMIN_ONLY)
     return list(selectors.webhook_list(user=request.auth))
 
 

@@ -14,10 +14,10 @@ from rapport.automation import outbound
 from rapport.automation.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from rapport.core.cleaning import clean_fields, text
 from rapport.core.dispatch import matches
-from rapport.core.errors import NotFound, PermissionDenied, ValidationFailed
+from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.events import record_event
 from rapport.core.models import Event
-from rapport.core.permissions import is_admin
+from rapport.core.permissions import require_admin
 
 MAX_ATTEMPTS = 16
 LEASE = datetime.timedelta(minutes=2)  # longer than any request can take
@@ -29,9 +29,7 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     return min(datetime.timedelta(seconds=30 * 2 ** (attempts - 1)), datetime.timedelta(hours=4))
 
 
-def require_admin(actor):
-    if not is_admin(actor):
-        raise PermissionDenied("Only admins manage webhooks: they receive every record's events.")
+ADMIN_ONLY = "manage webhooks: they receive every record's events"
 
 
 def _clean_url(value) -> str:
@@ -82,7 +80,7 @@ CLEANERS = {
 @transaction.atomic
 def webhook_create(*, actor, data: dict) -> tuple[Webhook, str]:
     """The webhook and its signing secret, which the caller shows once."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     values = clean_fields(CLEANERS, data, required=("url", "events"))
     secret = "whsec_" + secrets.token_urlsafe(32)
     webhook = Webhook.objects.create(owner=actor, secret=secret, **values)
@@ -93,7 +91,7 @@ def webhook_create(*, actor, data: dict) -> tuple[Webhook, str]:
 
 @transaction.atomic
 def webhook_update(*, actor, webhook_id: int, data: dict) -> Webhook:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     webhook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
     if webhook is None:
         raise NotFound()
@@ -111,7 +109,7 @@ def webhook_update(*, actor, webhook_id: int, data: dict) -> Webhook:
 
 @transaction.atomic
 def webhook_delete(*, actor, webhook_id: int) -> None:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     deleted, _ = Webhook.objects.filter(pk=webhook_id).delete()
     if not deleted:
         raise NotFound()
@@ -158,7 +156,7 @@ def deliveries_for_events(events: list[Event]) -> list[Delivery]:
 @transaction.atomic
 def send_test(*, actor, webhook_id: int) -> Delivery:
     """A `webhook.test` delivery, sent now by a job like any other (and retried like one)."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     if webhook is None:
         raise NotFound()

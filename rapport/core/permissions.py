@@ -4,6 +4,7 @@ from django.db.models import Q
 
 from rapport.accounts.roles import scope_for
 from rapport.core.choices import Scope
+from rapport.core.errors import PermissionDenied
 
 # Conditions that compose under | and &: an empty Q() would vanish from `Q() | other`,
 # silently narrowing "all" to "other". Django compiles these to no SQL at all.
@@ -35,3 +36,9 @@ def in_scope(user, object_type: str, owner_field: str = "owner", **lookups) -> Q
 
 def is_admin(user) -> bool:
     return bool(user and user.is_authenticated and (user.is_superuser or user.role == "admin"))
+
+
+def require_admin(actor, reason: str) -> None:
+    """PermissionDenied unless `actor` is an admin; `reason` ends "Only admins …"."""
+    if not is_admin(actor):
+        raise PermissionDenied(f"Only admins {reason}.")

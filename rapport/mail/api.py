@@ -10,6 +10,7 @@ from ninja import Router, Status
 from rapport.api.responses import idempotent, page_response
 from rapport.api.schemas import ERRORS
 from rapport.core.errors import NotFound, ValidationFailed
+from rapport.core.permissions import require_admin
 from rapport.mail import inbound, merge, selectors, services
 from rapport.mail.schemas import (
     EmailIn,
@@ -138,7 +139,7 @@ mailboxes = Router(tags=["mailboxes"])
 
 
 def _mailbox(request, mailbox_id: int):
-    inbound.require_admin(request.auth)
+    require_admin(request.auth, inbound.ADMIN_ONLY)
     mailbox = selectors.mailbox_get(user=request.auth, mailbox_id=mailbox_id)
     if mailbox is None:
         raise NotFound()
@@ -148,7 +149,7 @@ def _mailbox(request, mailbox_id: int):
 @mailboxes.get("", response={200: MailboxPage, **ERRORS},
                description="Every mailbox with its sync health. Never returns a password.")
 def list_mailboxes(request):
-    inbound.require_admin(request.auth)
+    require_admin(request.auth, inbound.ADMIN_ONLY)
     return {"items": list(selectors.mailbox_list(user=request.auth)), "next_cursor": None}
 
 

@@ -36,9 +36,9 @@ from rapport.contacts.services import contact_create
 from rapport.core.choices import Source
 from rapport.core.cleaning import choice, clean_fields, text
 from rapport.core.context import write_source
-from rapport.core.errors import Conflict, NotFound, PermissionDenied, RapportError, ValidationFailed
+from rapport.core.errors import Conflict, NotFound, RapportError, ValidationFailed
 from rapport.core.events import record_event
-from rapport.core.permissions import is_admin
+from rapport.core.permissions import require_admin
 from rapport.mail import inbound_imap, inbound_parse
 from rapport.mail.inbound_parse import Parsed
 from rapport.mail.models import InboundAttachment, InboundMessage, Mailbox, MailboxSecurity
@@ -71,9 +71,7 @@ BLOCKED_EXTENSIONS = {
 
 # Mailboxes: admins only, like webhooks (a mailbox reads mail for every record) --------
 
-def require_admin(actor):
-    if not is_admin(actor):
-        raise PermissionDenied("Only admins manage mailboxes: they bring mail in for every record.")
+ADMIN_ONLY = "manage mailboxes: they bring mail in for every record"
 
 
 def _host(value) -> str:
@@ -176,7 +174,7 @@ def _event_data(mailbox: Mailbox) -> dict:
 @transaction.atomic
 def mailbox_create(*, actor, data: dict) -> Mailbox:
     """A mailbox; its first poll runs as soon as the transaction commits."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     values = clean_fields(CLEANERS, data, required=("name", "host", "username", "password"))
     values.setdefault("security", MailboxSecurity.SSL)
     values.setdefault("port", 993 if values["security"] == MailboxSecurity.SSL else 143)
@@ -192,7 +190,7 @@ def mailbox_create(*, actor, data: dict) -> Mailbox:
 
 @transaction.atomic
 def mailbox_update(*, actor, mailbox_id: int, data: dict) -> Mailbox:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     mailbox = Mailbox.objects.select_for_update().filter(pk=mailbox_id).first()
     if mailbox is None:
         raise NotFound()
@@ -222,7 +220,7 @@ def mailbox_update(*, actor, mailbox_id: int, data: dict) -> Mailbox:
 @transaction.atomic
 def mailbox_delete(*, actor, mailbox_id: int) -> None:
     """The mailbox goes; the mail it brought in stays on the timeline."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     deleted, _ = Mailbox.objects.filter(pk=mailbox_id).delete()
     if not deleted:
         raise NotFound()
@@ -233,7 +231,7 @@ def mailbox_delete(*, actor, mailbox_id: int) -> None:
 def mailbox_sync(*, actor, mailbox_id: int, from_start: bool = False) -> Mailbox:
     """Poll now (the Resync button). `from_start` reads the whole folder again: messages
     already stored are recognised from their headers and skipped, missing ones are stored."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     mailbox = Mailbox.objects.select_for_update().filter(pk=mailbox_id).first()
     if mailbox is None:
         raise NotFound()

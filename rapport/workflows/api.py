@@ -3,8 +3,8 @@
 from ninja import Router, Status
 
 from rapport.api.schemas import ERRORS
-from rapport.automation.services import require_admin
 from rapport.core.errors import NotFound
+from rapport.core.permissions import require_admin
 from rapport.workflows import selectors, services
 from rapport.workflows.schemas import RuleIn, RuleOut, RuleTestIn, RunOut
 
@@ -12,7 +12,7 @@ router = Router(tags=["automation"])
 
 
 def _rule(request, rule_id: int):
-    require_admin(request.auth)
+    require_admin(request.auth, services.ADMIN_ONLY)
     rule = selectors.rule_get(rule_id=rule_id)
     if rule is None:
         raise NotFound()
@@ -21,7 +21,7 @@ def _rule(request, rule_id: int):
 
 @router.get("", response={200: list[RuleOut], **ERRORS})
 def list_rules(request):
-    require_admin(request.auth)
+    require_admin(request.auth, services.ADMIN_ONLY)
     return list(selectors.rule_list())
 
 

@@ -6,11 +6,11 @@ Rules act on every record, whoever owns it, so only admins manage them (as webho
 from django.db import transaction
 from django.utils import timezone
 
-from rapport.automation.services import require_admin
 from rapport.core.cleaning import clean_fields, text
 from rapport.core.dispatch import matches
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.events import record_event
+from rapport.core.permissions import require_admin
 from rapport.workflows import engine, spec
 from rapport.workflows.models import Rule, RuleRun
 
@@ -26,6 +26,8 @@ def _active(value) -> bool:
         raise ValueError("Send true or false.")
     return value
 
+
+ADMIN_ONLY = "build automation rules: a rule acts on every record"
 
 CLEANERS = {
     "name": text(120), "description": text(300), "object_type": _object_type,
@@ -128,7 +130,7 @@ def _refuse_loops(rule: Rule) -> None:
 
 @transaction.atomic
 def rule_create(*, actor, data: dict) -> Rule:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     rule = _apply(Rule(owner=actor, conditions={}), data, creating=True)
     rule.save()
     record_event(type="rule.created", object_type="rule", object_id=rule.pk, actor=actor,
@@ -138,7 +140,7 @@ def rule_create(*, actor, data: dict) -> Rule:
 
 @transaction.atomic
 def rule_update(*, actor, rule_id: int, data: dict) -> Rule:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     rule = Rule.objects.select_for_update().filter(pk=rule_id).first()
     if rule is None:
         raise NotFound()
@@ -154,7 +156,7 @@ def rule_update(*, actor, rule_id: int, data: dict) -> Rule:
 
 @transaction.atomic
 def rule_delete(*, actor, rule_id: int) -> None:
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     deleted, _ = Rule.objects.filter(pk=rule_id).delete()
     if not deleted:
         raise NotFound()
@@ -163,7 +165,7 @@ def rule_delete(*, actor, rule_id: int) -> None:
 
 def rule_test(*, actor, rule_id: int, object_id) -> RuleRun:
     """A dry run on the chosen record: the log says what each step would do; nothing stays."""
-    require_admin(actor)
+    require_admin(actor, ADMIN_ONLY)
     rule = Rule.objects.select_related("owner").filter(pk=rule_id).first()
     if rule is None:
         raise NotFound()
