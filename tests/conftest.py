@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 
 import pytest
@@ -128,3 +129,46 @@ def jobs_run_at_once():
     HUEY.immediate = True
     yield
     HUEY.immediate = False
+
+
+def require_program(path: str, package: str, tests: str) -> None:
+    """Skip on a laptop without `path`; fail in CI, where .ci/run installs `package`."""
+    if os.path.exists(path):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the {tests}: install Debian's {package}")
+    pytest.skip(f"{path} is not installed (apt-get install {package}); the {tests} run in CI")
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one per test module."""
+    require_program(CHROMIUM, "chromium", "browser tests")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; the live server's ORM calls are still sync.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (aiosmtpd) that Rapport sends to for the test's length."""
+    from rapport.mail import transport
+    from tests.smtp_server import SmtpServer
+
+    with SmtpServer() as server:
+        settings.EMAIL_URL = server.url
+        yield server
+    transport.close()

@@ -43,19 +43,22 @@ def test_bench_contacts_measures_every_figure(tmp_path):
     assert "already holds 2000 contacts" in again.stderr
 
 
-def test_bench_email_compares_rapport_with_a_plain_smtplib_loop(tmp_path):
+def _bench(tmp_path, *args) -> tuple[subprocess.CompletedProcess, dict]:
+    """`rapport bench <args>` on a fresh SQLite database in tmp_path: the run and its JSON."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["RAPPORT_DATA_DIR"] = str(tmp_path / "data")
     rapport = [sys.executable, "-m", "rapport"]
     subprocess.run([*rapport, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
-    out = tmp_path / "email.json"
-    done = subprocess.run([*rapport, "bench", "email", "--messages", "300", "--processes", "2",
-                           "--json", str(out)], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=180)
+    out = tmp_path / "bench.json"
+    done = subprocess.run([*rapport, "bench", *args, "--json", str(out)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "plain smtplib, one connection" in done.stdout and "Targets" in done.stdout
+    return done, json.loads(out.read_text())
 
-    result = json.loads(out.read_text())
+
+def test_bench_email_compares_rapport_with_a_plain_smtplib_loop(tmp_path):
+    done, result = _bench(tmp_path, "email", "--messages", "300", "--processes", "2")
+    assert "plain smtplib, one connection" in done.stdout and "Targets" in done.stdout
     assert result["messages"] == 300
     for key in ("smtplib_msgs_per_s", "worker_msgs_per_s", "pooled_msgs_per_s"):
         assert result[key] > 0, key
@@ -64,15 +67,7 @@ def test_bench_email_compares_rapport_with_a_plain_smtplib_loop(tmp_path):
 
 
 def test_bench_events_dispatches_through_webhooks_and_rules(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env["RAPPORT_DATA_DIR"] = str(tmp_path / "data")
-    rapport = [sys.executable, "-m", "rapport"]
-    subprocess.run([*rapport, "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
-    out = tmp_path / "events.json"
-    done = subprocess.run([*rapport, "bench", "events", "--events", "300", "--json", str(out)],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(out.read_text())
+    _, result = _bench(tmp_path, "events", "--events", "300")
     assert result["deliveries"] == 300 and result["rule_runs"] == 30 and result["failures"] == 0
     assert result["rapport_events_per_s"] > 0 and result["raw_events_per_s"] > 0
     assert result["targets"][0]["target"] == "events dispatched >= 1,000/s per worker"

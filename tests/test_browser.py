@@ -1,39 +1,15 @@
 """A day in the CRM, in real Chromium driven by Playwright (Debian's /usr/bin/chromium)."""
 
-import os
 import re
-import shutil
 
 import pytest
 
 from rapport.accounts.roles import Role
 from rapport.accounts.services import user_create
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 PASSWORD = "Browser-pass-2026"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: install Debian's chromium")
-        pytest.skip("Chromium is not installed; browser tests run in CI")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; the live server's ORM calls are still sync.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

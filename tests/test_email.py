@@ -38,14 +38,6 @@ FOLLOW_UP = {
 
 
 @pytest.fixture
-def smtp(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_URL = server.url
-        yield server
-    transport.close()
-
-
-@pytest.fixture
 def contact(org):
     company = company_create(actor=org.sales_a1, data={"name": "Globex & Sons"})
     return contact_create(actor=org.sales_a1, data={

@@ -7,19 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from rapport.contacts.services import company_create, contact_create
-from rapport.mail import services, transport
+from rapport.mail import services
 from rapport.mail.models import EmailStatus, EmailTemplate, OutboundEmail
-from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def smtp(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_URL = server.url
-        yield server
-    transport.close()
 
 
 @pytest.fixture

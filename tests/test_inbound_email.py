@@ -31,7 +31,7 @@ from rapport.mail import inbound, inbound_imap, services
 from rapport.mail.inbound_parse import parse
 from rapport.mail.models import InboundAttachment, InboundMessage, Mailbox
 from rapport.mail.tasks import poll_mailboxes
-from tests.conftest import PASSWORD, ApiClient
+from tests.conftest import PASSWORD, ApiClient, require_program
 from tests.imap_server import DOVECOT, Dovecot, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,10 +41,7 @@ SENT_AT = datetime.datetime(2026, 11, 20, 9, 30, tzinfo=datetime.UTC)
 
 @pytest.fixture(scope="module")
 def dovecot(tmp_path_factory):
-    if not os.path.exists(DOVECOT):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the IMAP tests: install Debian's dovecot-imapd")
-        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd); the IMAP tests run in CI")
+    require_program(DOVECOT, "dovecot-imapd", "IMAP tests")
     with Dovecot(tmp_path_factory.mktemp("dovecot")) as server:
         yield server
 
@@ -712,27 +709,6 @@ def test_the_parser_reads_what_it_can_and_never_raises(raw, subject, text):
     parsed = parse(raw)
     assert parsed.subject == subject and parsed.text == text
     assert re.fullmatch(r"<[^<>\s]+>", parsed.message_id)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: install Debian's chromium")
-        pytest.skip("Chromium is not installed; browser tests run in CI")
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync"])
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.mark.browser

@@ -155,8 +155,10 @@ def test_a_failing_consumer_is_retried_later_without_holding_up_the_others(org, 
         == [event.pk]
 
 
-def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(org, monkeypatch):
-    def one(event):  # its effect is a row, so a rolled-back batch leaves none behind
+def picky_consumer(monkeypatch):
+    """A batch-taking consumer of test.* events whose effect is a row (so a rolled-back
+    batch leaves none behind), refusing events marked poison; returns its one-event handler."""
+    def one(event):
         if event.data.get("poison"):
             raise ValueError("cannot digest this one")
         Tag.objects.create(name=f"effect {event.pk}", slug=f"effect-{event.pk}")
@@ -167,6 +169,11 @@ def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(
 
     monkeypatch.setitem(dispatch._consumers, "picky",
                         dispatch.Consumer("picky", ("test.*",), one, many))
+    return one
+
+
+def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(org, monkeypatch):
+    picky_consumer(monkeypatch)
     good = [Event.objects.create(type="test.ok", object_type="test", object_id=n) for n in range(3)]
     bad = Event.objects.create(type="test.ok", object_type="test", object_id=9,
                                data={"poison": True})
@@ -181,15 +188,7 @@ def test_a_batch_that_fails_is_redone_one_event_at_a_time_isolating_the_bad_one(
 
 
 def test_a_batch_raced_by_another_worker_skips_what_that_worker_took(org, monkeypatch, caplog):
-    def one(event):
-        Tag.objects.create(name=f"effect {event.pk}", slug=f"effect-{event.pk}")
-
-    def many(events):
-        for event in events:
-            one(event)
-
-    monkeypatch.setitem(dispatch._consumers, "picky",
-                        dispatch.Consumer("picky", ("test.*",), one, many))
+    one = picky_consumer(monkeypatch)
     events = [Event.objects.create(type="test.ok", object_type="test", object_id=n)
               for n in range(3)]
     # The other worker committed its effect and receipt for the middle event meanwhile.

@@ -17,23 +17,13 @@ from rapport.contacts.services import contact_create, contact_update
 from rapport.core.errors import PermissionDenied, ValidationFailed
 from rapport.core.models import Event
 from rapport.mail import services as mail
-from rapport.mail import transport
 from rapport.mail.models import OutboundEmail
 from rapport.workflows import engine, services
 from rapport.workflows.models import Rule, RuleRun, RunStatus
-from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BECAME_CUSTOMER = {"type": "field_changed", "field": "lifecycle_stage", "to": "customer"}
-
-
-@pytest.fixture
-def smtp(settings):
-    with SmtpServer() as server:
-        settings.EMAIL_URL = server.url
-        yield server
-    transport.close()
 
 
 @pytest.fixture
