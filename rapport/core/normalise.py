@@ -89,3 +89,25 @@ def domain_of_url(url: str) -> str:
 def clean_text(value) -> str:
     """Trimmed, with runs of whitespace inside collapsed."""
     return " ".join(str(value or "").split())
+
+
+# Lower-case inside a name ("Ludwig van Beethoven"), unless the name starts with them.
+_NAME_LIKE = re.compile(r"^[^\W\d_]+(?:[ .'’-]+[^\W\d_]+)*\.?$")
+_NAME_PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "y"}
+
+
+def tidy_person_name(value: str) -> str:
+    """Trimmed; title-cased only when typed all in capitals or all in lower case, so
+    "ADA LOVELACE" and "ada lovelace" become "Ada Lovelace" while "McDonald" stays."""
+    value = clean_text(value)
+    if not (value.isupper() or value.islower()) or not _NAME_LIKE.match(value):
+        return value
+    words = value.lower().split(" ")
+    return " ".join(
+        word if index and word in _NAME_PARTICLES else _title_word(word)
+        for index, word in enumerate(words))
+
+
+def _title_word(word: str) -> str:
+    # "o'brien" -> "O'Brien", "jean-luc" -> "Jean-Luc"
+    return re.sub(r"(^|[-'’.])(\w)", lambda m: m.group(1) + m.group(2).upper(), word)
