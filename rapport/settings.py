@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "rapport.automation",
     "rapport.mail",
     "rapport.workflows",
+    "rapport.transfer",
     "rapport.web",
 ]
 
@@ -229,6 +230,8 @@ ANYMAIL = {name.removeprefix("RAPPORT_ANYMAIL_"): value for name, value in os.en
 # When set, every message goes out From this address (with the sender's name and their own
 # address as Reply-To), for servers that let one address send. Otherwise From is the user.
 EMAIL_FROM = os.environ.get("RAPPORT_EMAIL_FROM", "")
+# The largest file an import takes (a million-row CSV is about 150 MB).
+IMPORT_MAX_BYTES = int(os.environ.get("RAPPORT_IMPORT_MAX_MB", "500")) * 1024 * 1024
 EMAIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_EMAIL_MAX_ATTACHMENT_MB", "10")) * 1024 * 1024
 # A request body may carry that much in base64 (4/3 larger) plus the message itself; Django's
 # 2.5 MB default would refuse an API email with a 2 MB attachment.

@@ -19,6 +19,7 @@ urlpatterns = [
     path("settings/mailboxes/", include((mailbox_urlpatterns, "mailboxes"))),
     path("email/", include((inbound_urlpatterns, "inbound"))),
     path("settings/jobs/", include((jobs_urlpatterns, "jobs"))),
+    path("settings/imports/", include(("rapport.transfer.urls", "imports"))),
     path("", include((compose_urlpatterns, "compose"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("automation/", include(("rapport.workflows.urls", "automation"))),

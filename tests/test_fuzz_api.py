@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import schemathesis
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.test.client import ClientHandler
@@ -45,6 +46,7 @@ from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
 from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
+from rapport.transfer.services import import_create
 from rapport.workflows.services import rule_create
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -68,7 +70,7 @@ def _wsgi_app():
         headers = [*response.items(),
                    *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())]
         start_response(f"{response.status_code} {response.reason_phrase}", headers)
-        return [response.content]
+        return [b"".join(response.streaming_content) if response.streaming else response.content]
 
     return app
 
@@ -120,7 +122,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def world(db, settings):
+def world(db, settings, tmp_path):
     """An admin with a token, and one record of each kind for path parameters to hit."""
     admin = user_create(actor=None, email="fuzz.admin@acme.example", full_name="Fuzz Admin",
                         role=Role.ADMIN, password="correct-Horse-battery-9")
@@ -153,6 +155,9 @@ def world(db, settings):
     rule = rule_create(actor=admin, data={
         "name": "Fuzz rule", "object_type": "contact", "trigger": {"type": "created"},
         "actions": [{"type": "add_tag", "tag": "fuzzed"}]})
+    settings.MEDIA_ROOT = tmp_path
+    draft = import_create(actor=admin, object_type="contact", upload=SimpleUploadedFile(
+        "people.csv", b"First Name,Email\nFay,fay2@fuzz.example\n"))
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -160,7 +165,7 @@ def world(db, settings):
         "activity_id": [note_.pk, meeting.pk], "field_id": [field.pk],
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
         "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
-        "mailbox_id": [mailbox.pk],
+        "mailbox_id": [mailbox.pk], "import_id": [draft.pk],
     }
     return token, ids
 

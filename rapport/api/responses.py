@@ -57,8 +57,11 @@ def expected_version(request) -> int | None:
     return int(raw)
 
 
-def idempotent(request, produce) -> JsonResponse:
+def idempotent(request, produce, *, body: bytes | None = None) -> JsonResponse:
     """Run `produce` once per Idempotency-Key; a retry gets the first response back.
+
+    `body` stands in for the request body where it cannot be read again (a file upload,
+    which Django has already parsed).
 
     The stored response is written in the same transaction as the change, so two
     racing retries cannot both create: the loser's transaction rolls back.
@@ -69,7 +72,7 @@ def idempotent(request, produce) -> JsonResponse:
     if len(key) > 255:
         raise BadRequest(fields={"Idempotency-Key": ["Use at most 255 characters."]})
     fingerprint = hashlib.sha256(
-        request.method.encode() + request.path.encode() + b"\n" + request.body
+        request.method.encode() + request.path.encode() + b"\n" + (request.body if body is None else body)
     ).hexdigest()
     fresh = IdempotencyRecord.objects.filter(
         user=request.auth, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_WINDOW

@@ -30,6 +30,8 @@ class Company(CRMModel, Address):
     description = models.TextField(blank=True)
     linkedin_url = models.URLField(max_length=500, blank=True)
     twitter_url = models.URLField(max_length=500, blank=True)
+    # The record's id in the system it was imported from: imports match on it.
+    external_id = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "companies"
@@ -40,6 +42,7 @@ class Company(CRMModel, Address):
             models.Index(fields=["domain"], name="company_domain"),
             models.Index(fields=["owner", "name", "id"], name="company_owner", condition=LIVE),
             models.Index(fields=["industry"], name="company_industry"),
+            models.Index(fields=["external_id"], name="company_external_id"),
         ]
 
     def __str__(self):
@@ -66,6 +69,7 @@ class Contact(CRMModel, Address):
     linkedin_url = models.URLField(max_length=500, blank=True)
     twitter_url = models.URLField(max_length=500, blank=True)
     website = models.URLField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
@@ -82,6 +86,7 @@ class Contact(CRMModel, Address):
                          condition=LIVE),
             models.Index(fields=["company", "last_name"], name="contact_company"),
             models.Index(fields=["country"], name="contact_country"),
+            models.Index(fields=["external_id"], name="contact_external_id"),
         ]
 
     def __str__(self):

@@ -41,6 +41,7 @@ class CompanyIn(AddressFields):
     description: str | None = None
     linkedin_url: str | None = None
     twitter_url: str | None = None
+    external_id: str | None = None
     owner_id: int | None = None
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
@@ -56,6 +57,7 @@ class CompanyOut(RecordOut):
     description: str
     linkedin_url: str
     twitter_url: str
+    external_id: str
     street: str
     city: str
     region: str
@@ -76,6 +78,7 @@ class ContactIn(AddressFields):
     website: str | None = None
     linkedin_url: str | None = None
     twitter_url: str | None = None
+    external_id: str | None = None
     owner_id: int | None = None
     tags: list[str] | None = None
     custom_fields: dict[str, Any] | None = None
@@ -94,6 +97,7 @@ class ContactOut(RecordOut):
     website: str
     linkedin_url: str
     twitter_url: str
+    external_id: str
     street: str
     city: str
     region: str

@@ -17,6 +17,7 @@ from rapport.core.cleaning import (
     reference,
     text,
 )
+from rapport.core.countries import normalise_country
 from rapport.core.customfields import clean_custom_fields
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.history import snapshot
@@ -26,6 +27,7 @@ from rapport.core.normalise import (
     normalise_email,
     normalise_phone,
     normalise_url,
+    tidy_person_name,
 )
 from rapport.core.tags import add_tags, clean_tag_names
 
@@ -33,10 +35,15 @@ MAX_BULK = 1000
 
 
 def _country(value):
-    value = text(2)(value).upper()
-    if value and value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError("Enter an ISO 3166 country code, such as DE or US.")
-    return value
+    """An ISO 3166 code from a code or a name ("Germany", "Deutschland", "DEU" -> "DE")."""
+    code = normalise_country(text(100)(value))
+    if code and code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value} has no postal addresses; enter another country.")
+    return code
+
+
+def _person_name(value):
+    return tidy_person_name(text(100)(value))
 
 
 ADDRESS = {
@@ -48,24 +55,24 @@ SOCIAL = {
 }
 
 
-def _company_cleaners(actor):
+def company_cleaners(actor):
     return {
         "name": text(200), "domain": optional(normalise_domain, 253),
         "website": optional(normalise_url), "industry": text(100),
         "size": optional_choice(CompanySize),
         "phone": optional(normalise_phone, 40), "description": text(10_000, multiline=True),
-        "owner_id": active_user_id, **ADDRESS, **SOCIAL,
+        "owner_id": active_user_id, "external_id": text(100), **ADDRESS, **SOCIAL,
     }
 
 
-def _contact_cleaners(actor):
+def contact_cleaners(actor):
     return {
-        "first_name": text(100), "last_name": text(100),
+        "first_name": _person_name, "last_name": _person_name,
         "email": optional(normalise_email, 254), "emails": listed(normalise_email),
         "phone": optional(normalise_phone, 40), "phones": listed(normalise_phone),
         "title": text(150), "lifecycle_stage": choice(LifecycleStage),
         "company_id": reference(company_visible(user=actor), "company"),
-        "owner_id": active_user_id, "website": optional(normalise_url),
+        "owner_id": active_user_id, "website": optional(normalise_url), "external_id": text(100),
         **ADDRESS, **SOCIAL,
     }
 
@@ -93,8 +100,11 @@ def _reject_duplicate_email(email: str, exclude_id=None):
                        existing_id=match["pk"])
 
 
-def _clean(cleaners, data, object_type, current=None):
-    """Clean fields, tags and custom fields together so one error names every bad field."""
+def clean_record(cleaners, data, object_type, current=None, definitions=None):
+    """Clean fields, tags and custom fields together so one error names every bad field.
+
+    Returns (values, tag names or None). An import cleans each row with this, passing the
+    cleaners and custom field definitions it built once for the whole file."""
     data, tags, custom = _split(data)
     errors = {}
     try:
@@ -108,7 +118,7 @@ def _clean(cleaners, data, object_type, current=None):
         errors.update(exc.fields)
     try:
         if custom is not None or current is None:
-            values["custom_fields"] = clean_custom_fields(object_type, custom, current)
+            values["custom_fields"] = clean_custom_fields(object_type, custom, current, definitions)
     except ValidationFailed as exc:
         errors.update(exc.fields)
     if errors:
@@ -116,14 +126,26 @@ def _clean(cleaners, data, object_type, current=None):
     return values, tag_names
 
 
-@transaction.atomic
-def company_create(*, actor, data: dict) -> Company:
-    values, tags = _clean(_company_cleaners(actor), data, "company")
+def new_company(values: dict) -> Company:
+    """An unsaved company from cleaned values, or ValidationFailed."""
     if not values.get("name"):
         raise ValidationFailed(fields={"name": ["This field is required."]})
     if not values.get("domain") and values.get("website"):
-        values["domain"] = domain_of_url(values["website"])
-    return records.create_record(Company(**values), actor=actor, tags=tags)
+        values = {**values, "domain": domain_of_url(values["website"])}
+    return Company(**values)
+
+
+def new_contact(values: dict) -> Contact:
+    """An unsaved contact from cleaned values, or ValidationFailed."""
+    contact = Contact(**values)
+    _tidy_identity(contact)
+    return contact
+
+
+@transaction.atomic
+def company_create(*, actor, data: dict) -> Company:
+    values, tags = clean_record(company_cleaners(actor), data, "company")
+    return records.create_record(new_company(values), actor=actor, tags=tags)
 
 
 @transaction.atomic
@@ -132,7 +154,7 @@ def company_update(*, actor, company_id: int, data: dict,
     _visible_or_404(company_visible(user=actor), company_id)
     company = records.lock(Company, company_id, expected_version=expected_version)
     before = snapshot(company, records.tracked_fields(company))
-    values, tags = _clean(_company_cleaners(actor), data, "company", company.custom_fields)
+    values, tags = clean_record(company_cleaners(actor), data, "company", company.custom_fields)
     for field, value in values.items():
         setattr(company, field, value)
     if not company.name:
@@ -142,9 +164,8 @@ def company_update(*, actor, company_id: int, data: dict,
 
 @transaction.atomic
 def contact_create(*, actor, data: dict, allow_duplicate: bool = False) -> Contact:
-    values, tags = _clean(_contact_cleaners(actor), data, "contact")
-    contact = Contact(**values)
-    _tidy_identity(contact)
+    values, tags = clean_record(contact_cleaners(actor), data, "contact")
+    contact = new_contact(values)
     if not allow_duplicate:
         _reject_duplicate_email(contact.email)
     return records.create_record(contact, actor=actor, tags=tags)
@@ -156,13 +177,19 @@ def contact_update(*, actor, contact_id: int, data: dict,
     _visible_or_404(contact_visible(user=actor), contact_id)
     contact = records.lock(Contact, contact_id, expected_version=expected_version)
     before = snapshot(contact, records.tracked_fields(contact))
-    values, tags = _clean(_contact_cleaners(actor), data, "contact", contact.custom_fields)
+    values, tags = clean_record(contact_cleaners(actor), data, "contact", contact.custom_fields)
     for field, value in values.items():
         setattr(contact, field, value)
     _tidy_identity(contact)
     if "email" in values and values["email"] != before.get("email"):
         _reject_duplicate_email(contact.email, exclude_id=contact.pk)
     return records.update_record(contact, actor=actor, before=before, tags=tags)
+
+
+def records_create_many(*, actor, instances: list, tags: list[list[str]]) -> list:
+    """Records already built and checked by new_contact / new_company (an import's batch),
+    saved together. The caller has matched them against existing records."""
+    return records.create_many(instances, actor=actor, tags=tags)
 
 
 def _visible_or_404(queryset, pk):

@@ -7,12 +7,13 @@ Callers run inside `transaction.atomic()`.
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 
-from rapport.core import search
+from rapport.core import bulk, search
 from rapport.core.errors import NotFound, VersionConflict
-from rapport.core.events import record_event
+from rapport.core.events import record_event, record_events
 from rapport.core.history import changes_between, snapshot
-from rapport.core.tags import set_tags
+from rapport.core.tags import get_or_create_tags, set_tags
 
 
 def tracked_fields(instance) -> list[str]:
@@ -45,6 +46,40 @@ def create_record(instance, *, actor, tags: list[str] | None = None):
         data={"values": snapshot(instance, tracked_fields(instance))},
     )
     return instance
+
+
+def create_many(instances: list, *, actor, tags: list[list[str]] | None = None) -> list:
+    """create_record for a batch (an import): the same defaults, tags, search documents and
+    `<type>.created` events, written with a few bulk statements instead of several per record.
+    `tags[i]` holds the tag names of `instances[i]`."""
+    if not instances:
+        return instances
+    user = actor if getattr(actor, "pk", None) else None
+    fields = tracked_fields(instances[0])
+    values = []
+    for i, instance in enumerate(instances):
+        instance.created_by = user
+        if instance.owner_id is None and user:
+            instance.owner_id = user.pk
+        values.append({**snapshot(instance, fields), "tags": sorted(tags[i]) if tags else []})
+    bulk.insert(type(instances[0]), instances)
+    if tags and any(tags):
+        _link_tags(instances, tags)
+    search.index_many(instances)
+    record_events([{"type": f"{instance.object_type}.created", "object_type": instance.object_type,
+                    "object_id": instance.pk, "actor": actor, "data": {"values": v}}
+                   for instance, v in zip(instances, values, strict=True)])
+    return instances
+
+
+def _link_tags(instances, tags: list[list[str]]) -> None:
+    through = type(instances[0]).tags.through
+    source = f"{type(instances[0])._meta.model_name}_id"
+    by_slug = {t.slug: t for t in get_or_create_tags(sorted({n for ns in tags for n in ns}))}
+    through.objects.bulk_create([
+        through(**{source: instance.pk, "tag_id": by_slug[slugify(name)].pk})
+        for instance, names in zip(instances, tags, strict=True) for name in names
+    ], ignore_conflicts=True)
 
 
 def update_record(instance, *, actor, before: dict, tags: list[str] | None = None):

@@ -11,6 +11,7 @@ import unicodedata
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
+from rapport.core import bulk
 from rapport.core.models import SearchDocument
 
 MAX_TERMS = 8
@@ -38,6 +39,13 @@ def index(obj) -> None:
     SearchDocument.objects.update_or_create(
         object_type=obj.object_type, object_id=obj.pk, defaults={"body": body}
     )
+
+
+def index_many(objs) -> None:
+    """Search documents for records created together (an import); none of them has one yet."""
+    bulk.insert_rows(SearchDocument._meta.db_table, ["object_type", "object_id", "body"],
+                     [(obj.object_type, obj.pk, fold(" ".join(p for p in obj.search_text() if p)))
+                      for obj in objs])
 
 
 def unindex(object_type: str, object_id: int) -> None:

@@ -1,6 +1,7 @@
 """`rapport bench contacts --rows N` (bulk-seed a scratch database and measure the API),
 `rapport bench email --messages N` (sending against a plain smtplib loop) and
-`rapport bench events --events N` (dispatch through webhooks and rules).
+`rapport bench events --events N` (dispatch through webhooks and rules) and
+`rapport bench import --rows N` (a CSV import beside the raw bulk insert).
 
 Refuses a database that already holds contacts unless --reuse is given; see
 docs/performance.md for how to point it at a scratch SQLite or PostgreSQL database.
@@ -16,10 +17,10 @@ class Command(BaseCommand):
     help = "Benchmark Rapport against the raw database: bulk seeding and API latency."
 
     def add_arguments(self, parser):
-        parser.add_argument("target", choices=["contacts", "email", "events"],
+        parser.add_argument("target", choices=["contacts", "email", "events", "import"],
                             help="What to benchmark.")
         parser.add_argument("--rows", type=int, default=1_000_000,
-                            help="Contacts to seed (default 1,000,000).")
+                            help="Contacts to seed, or rows to import (default 1,000,000).")
         parser.add_argument("--requests", type=int, default=300,
                             help="Requests per HTTP figure, and runs per raw-SQL figure.")
         parser.add_argument("--concurrency", type=int, default=4,
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             return self._email(messages, processes, json_path)
         if target == "events":
             return self._events(events, json_path)
+        if target == "import":
+            return self._import(rows, json_path)
         if rows < 100:
             raise CommandError("--rows must be at least 100.")
         if requests < 1 or concurrency < 1:
@@ -90,5 +93,19 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(bench_events.report(result))
+        if json_path:
+            contacts.write_json(result, json_path)
+
+    def _import(self, rows: int, json_path: str | None):
+        from rapport.bench import contacts
+        from rapport.bench import imports as bench_imports
+
+        if rows < 1000:
+            raise CommandError("--rows must be at least 1,000.")
+        try:
+            result = bench_imports.run(rows=rows, out=lambda line="": self.stdout.write(line))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(bench_imports.report(result))
         if json_path:
             contacts.write_json(result, json_path)

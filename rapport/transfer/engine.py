@@ -1,0 +1,289 @@
+"""Running an import: the file streamed in batches, each batch planned, applied and
+checkpointed in one transaction, so a run that dies resumes after its last committed row
+without doubling one; and undoing it.
+
+New records go through the bulk create path (records.create_many: the same cleaning,
+defaults, tags, search documents and events as a single create); updates of matched
+records go through each kind's update service one by one.
+"""
+
+import itertools
+import secrets
+from collections import Counter
+from collections.abc import Callable
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from rapport.contacts import services as contact_services
+from rapport.contacts.selectors import company_visible
+from rapport.core.errors import NotFound, RapportError, ValidationFailed, VersionConflict
+from rapport.transfer.kinds import kind_of
+from rapport.transfer.models import (
+    ChangeAction,
+    ImportChange,
+    ImportFailure,
+    ImportJob,
+    ImportStatus,
+    OnMatch,
+)
+from rapport.transfer.plan import Action, RowPlan, Settings, plan_batch
+from rapport.transfer.readers import open_table
+
+BATCH = 1000
+EMPTY = ("", None, [], {})
+
+
+class LostClaim(Exception):
+    """Another run took this import over; this one stops without committing its batch."""
+
+
+def settings_for(job: ImportJob) -> Settings:
+    return Settings(kind=kind_of(job.object_type), actor=job.created_by, headers=job.headers,
+                    mapping=job.mapping, match_on=job.match_on, on_match=job.on_match, job_id=job.pk)
+
+
+def run(job_id: int, *, batch_size: int = BATCH,
+        progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
+    """Run (or resume) an import to its end. Safe to call again after a crash."""
+    job = _claim(job_id)
+    if job is None:
+        return ImportJob.objects.get(pk=job_id)
+    try:
+        table = open_table(job.file.path, filename=job.file_name)
+        if job.total_rows is None:
+            job.total_rows = table.count()
+            ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
+        settings = settings_for(job)
+        remaining = (row for row in table.rows() if row.number > job.last_row)
+        while chunk := list(itertools.islice(remaining, batch_size)):
+            _run_batch(job, settings, chunk)
+            if progress:
+                progress(job)
+    except LostClaim:
+        return ImportJob.objects.get(pk=job_id)
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job.pk, claim=job.claim).update(
+            status=ImportStatus.FAILED, error=f"The import stopped: {exc}"[:2000],
+            finished_at=timezone.now(), claim="")
+        raise
+    ImportJob.objects.filter(pk=job.pk, claim=job.claim).update(
+        status=ImportStatus.DONE, finished_at=timezone.now(), claim="")
+    job.refresh_from_db()
+    return job
+
+
+def _claim(job_id: int) -> ImportJob | None:
+    """Take the import for this run: a queued one, or a running one whose run died (a new
+    claim makes the old run's next checkpoint fail, so two runs never both commit)."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in {ImportStatus.QUEUED, ImportStatus.RUNNING}:
+            return None
+        job.claim = secrets.token_hex(8)
+        job.status = ImportStatus.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.run_started_at, job.run_started_rows = timezone.now(), job.rows_done
+        job.save(update_fields=["claim", "status", "started_at", "run_started_at", "run_started_rows"])
+    return job
+
+
+def _run_batch(job: ImportJob, settings: Settings, chunk) -> None:
+    with transaction.atomic():
+        plans = plan_batch(settings, chunk)
+        counts = apply(settings, job, plans)
+        done = ImportJob.objects.filter(pk=job.pk, claim=job.claim, last_row=job.last_row).update(
+            last_row=chunk[-1].number, rows_done=F("rows_done") + len(chunk),
+            created_count=F("created_count") + counts[Action.CREATE],
+            updated_count=F("updated_count") + counts[Action.UPDATE],
+            merged_count=F("merged_count") + counts[Action.MERGE],
+            skipped_count=F("skipped_count") + counts[Action.SKIP],
+            failed_count=F("failed_count") + counts[Action.FAIL])
+        if not done:
+            raise LostClaim()
+    job.last_row = chunk[-1].number
+    job.rows_done += len(chunk)
+    job.created_count += counts[Action.CREATE]
+    job.updated_count += counts[Action.UPDATE]
+    job.merged_count += counts[Action.MERGE]
+    job.skipped_count += counts[Action.SKIP]
+    job.failed_count += counts[Action.FAIL]
+
+
+def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Counter:
+    """Write what the plans say; returns how many rows took each action."""
+    for plan in plans:
+        if plan.action == Action.MERGE and plan.merge_into is not None:
+            _fold_into(plan.merge_into, plan)
+    if settings.kind.object_type == "contact":
+        _link_companies(settings, job, [p for p in plans if p.company and p.action in {
+            Action.CREATE, Action.UPDATE, Action.MERGE}])
+    creates = [p for p in plans if p.action == Action.CREATE]
+    contact_services.records_create_many(actor=settings.actor, instances=[p.record for p in creates],
+                                         tags=[p.tags for p in creates])
+    changes = [ImportChange(job=job, object_type=settings.kind.object_type, object_id=p.record.pk,
+                            action=ChangeAction.CREATED) for p in creates]
+    for plan in plans:
+        if plan.action in {Action.UPDATE, Action.MERGE} and plan.merge_into is None:
+            change = _update(settings, job, plan)
+            if change is not None:
+                changes.append(change)
+    if job is not None:
+        ImportChange.objects.bulk_create(changes, ignore_conflicts=True)
+        ImportFailure.objects.bulk_create(
+            [ImportFailure(job=job, row_number=p.number, values=p.values, problems=p.problems)
+             for p in plans if p.action == Action.FAIL], ignore_conflicts=True)
+    return Counter(p.action for p in plans)
+
+
+def _fold_into(target: RowPlan, plan: RowPlan) -> None:
+    """A later row of the same record fills what the first one left empty, and adds its
+    further emails, phones and tags."""
+    for name, value in plan.data.items():
+        current = getattr(target.record, name, None)
+        if name in {"emails", "phones"}:
+            primary = getattr(target.record, name[:-1])
+            extra = [v for v in [getattr(plan.record, name[:-1]), *value] if v and v != primary]
+            setattr(target.record, name, list(dict.fromkeys([*current, *extra])))
+        elif name == "custom_fields":
+            target.record.custom_fields = {**value, **target.record.custom_fields}
+        elif current in EMPTY and value not in EMPTY:
+            setattr(target.record, name, value)
+    target.tags = list(dict.fromkeys([*target.tags, *plan.tags]))
+    target.company = target.company or plan.company
+
+
+def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
+    """Each row's company name -> a visible company with that name (any case), created when
+    there is none; an import that creates one remembers it, so undo removes it too."""
+    names = {p.company.casefold(): p.company for p in plans}
+    found = {}
+    if names:
+        for company in company_visible(user=settings.actor).annotate(folded=Lower("name")).filter(
+                folded__in=list(names)).order_by("pk"):
+            found.setdefault(company.folded, company.pk)
+    for folded, name in names.items():
+        if folded not in found:
+            company = contact_services.company_create(actor=settings.actor, data={"name": name})
+            found[folded] = company.pk
+            if job is not None:
+                ImportChange.objects.create(job=job, object_type="company", object_id=company.pk,
+                                            action=ChangeAction.CREATED)
+    for plan in plans:
+        plan.data["company_id"] = found[plan.company.casefold()]
+        if plan.action == Action.CREATE:
+            plan.record.company_id = plan.data["company_id"]
+
+
+def _update(settings: Settings, job, plan: RowPlan) -> ImportChange | None:
+    """A matched record takes the row's values, as the duplicate policy says, through the
+    kind's update service; returns what undo needs to put it back."""
+    record = plan.record
+    fill_only = plan.action == Action.MERGE or settings.on_match == OnMatch.FILL
+    data, before = _changed_fields(record, plan, fill_only)
+    if not data:
+        return None
+    try:
+        updated = settings.kind.update(settings.actor, record.pk, data)
+    except (ValidationFailed, NotFound, VersionConflict) as exc:
+        plan.action = Action.FAIL
+        plan.problems.append({"column": "", "value": "", "reason": _reason(exc)})
+        return None
+    if plan.action == Action.MERGE:
+        return None
+    return ImportChange(job=job, object_type=settings.kind.object_type, object_id=record.pk,
+                        action=ChangeAction.UPDATED, before=before, version=updated.version)
+
+
+def _reason(exc: RapportError) -> str:
+    details = "; ".join(f"{k}: {' '.join(v)}" for k, v in getattr(exc, "fields", {}).items())
+    return f"{exc.message} {details}".strip()
+
+
+def _changed_fields(record, plan: RowPlan, fill_only: bool) -> tuple[dict, dict]:
+    """The row's values the record takes: every value (overwrite) or only where the record
+    has none (fill). Emails, phones and tags are never dropped: a replaced primary email or
+    phone moves to the further ones, and tags are added."""
+    data, before = {}, {}
+    for primary_name in ("email", "phone"):
+        if primary_name not in plan.data and f"{primary_name}s" not in plan.data:
+            continue
+        primary, further = getattr(record, primary_name), getattr(record, f"{primary_name}s")
+        incoming = [v for v in [plan.data.get(primary_name), *plan.data.get(f"{primary_name}s", [])] if v]
+        new_primary = primary
+        if incoming and incoming[0] != primary and (not primary or not fill_only):
+            new_primary = incoming[0]
+        merged = [v for v in dict.fromkeys([*further, primary, *incoming]) if v and v != new_primary]
+        if new_primary != primary:
+            data[primary_name], before[primary_name] = new_primary, primary
+        if merged != further:
+            data[f"{primary_name}s"], before[f"{primary_name}s"] = merged, further
+    for name, value in plan.data.items():
+        if name in {"email", "phone", "emails", "phones"}:
+            continue
+        current = getattr(record, name, None)
+        if name == "custom_fields":
+            current = current or {}
+            wanted = {k: v for k, v in value.items()
+                      if current.get(k) != v and (not fill_only or current.get(k) in EMPTY)}
+            if wanted:
+                data[name], before[name] = wanted, {k: current.get(k) for k in wanted}
+        elif value not in EMPTY and value != current and (not fill_only or current in EMPTY):
+            data[name], before[name] = value, current
+    current_tags = sorted(t.name for t in record.tags.all())
+    if plan.tags and not {t.casefold() for t in plan.tags} <= {t.casefold() for t in current_tags}:
+        data["tags"], before["tags"] = [*current_tags, *plan.tags], current_tags
+    return data, before
+
+
+# Undo -----------------------------------------------------------------------------------
+
+def undo(job_id: int) -> ImportJob:
+    """Trash what the import created and put back what it updated, unless changed since."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportStatus.UNDOING:
+        return job
+    actor, notes = job.created_by, []
+    kept = 0
+    for object_type in ("contact", "company"):
+        created = ImportChange.objects.filter(job=job, object_type=object_type,
+                                              action=ChangeAction.CREATED)
+        ids = list(created.values_list("object_id", flat=True))
+        for start in range(0, len(ids), contact_services.MAX_BULK):
+            contact_services.records_bulk_delete(actor=actor, object_type=object_type,
+                                                 ids=ids[start:start + contact_services.MAX_BULK])
+    kind = kind_of(job.object_type)
+    for change in ImportChange.objects.filter(job=job, action=ChangeAction.UPDATED).iterator():
+        current = kind.model.objects.filter(pk=change.object_id).values_list("version", flat=True).first()
+        if current != change.version:
+            kept += 1
+            continue
+        try:
+            with transaction.atomic():
+                kind.update(actor, change.object_id, dict(change.before))
+        except (ValidationFailed, NotFound, VersionConflict):
+            kept += 1
+    if kept:
+        notes.append(f"{kept:,} updated record{'s were' if kept != 1 else ' was'} changed after "
+                     "the import and kept as they are now.")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.UNDONE, undone_at=timezone.now(),
+                                               undo_note=" ".join(notes))
+    job.refresh_from_db()
+    return job
+
+
+def rows_per_second(job: ImportJob) -> float | None:
+    if job.status != ImportStatus.RUNNING or job.run_started_at is None:
+        return None
+    elapsed = (timezone.now() - job.run_started_at).total_seconds()
+    done = job.rows_done - job.run_started_rows
+    return done / elapsed if elapsed > 0 and done else None
+
+
+def seconds_left(job: ImportJob) -> float | None:
+    rate = rows_per_second(job)
+    if not rate or job.total_rows is None:
+        return None
+    return max(job.total_rows - job.rows_done, 0) / rate

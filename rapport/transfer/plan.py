@@ -1,0 +1,295 @@
+"""What an import will do with each row: its cleaned values, the record it matches, and every
+problem named by column. The preview shows plans; the run applies them (rapport.transfer.engine).
+
+A batch of rows is planned together so that matching costs one query per key, not per row.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from rapport.accounts.models import User
+from rapport.contacts.services import clean_record
+from rapport.core.customfields import definitions_for
+from rapport.core.errors import ValidationFailed
+from rapport.transfer.cells import restored
+from rapport.transfer.kinds import MATCH_LABELS, Kind
+from rapport.transfer.mapping import company_size_of, lifecycle_stage_of
+from rapport.transfer.models import ChangeAction, ImportChange, OnMatch
+
+MULTI_TARGETS = {"emails", "phones", "tags"}
+_SPLIT_LIST = re.compile(r"\s*(?:;|\n|:::)\s*")
+_SPLIT_TAGS = re.compile(r"\s*(?:,|;|\n|:::)\s*")
+# Google Contacts puts every contact in these groups; they are not the user's labels.
+_SYSTEM_LABELS = {"mycontacts", "starred", "other contacts"}
+
+
+class Action:
+    CREATE = "create"
+    UPDATE = "update"
+    MERGE = "merge"      # into a record this import created from an earlier row
+    SKIP = "skip"
+    FAIL = "fail"
+
+
+@dataclass
+class RowPlan:
+    number: int
+    values: list[str]
+    action: str = Action.CREATE
+    data: dict = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    company: str = ""
+    record: object = None           # the new record, or the existing one matched
+    merge_into: "RowPlan | None" = None
+    problems: list[dict] = field(default_factory=list)
+    note: str = ""
+
+    def fail(self, column: str, value: str, reason: str) -> None:
+        self.problems.append({"column": column, "value": value, "reason": reason})
+        self.action = Action.FAIL
+
+
+@dataclass
+class Settings:
+    """Everything a batch needs that does not change between batches, built once per run."""
+
+    kind: Kind
+    actor: object
+    headers: list[str]
+    mapping: dict[str, str]
+    match_on: list[str]
+    on_match: str
+    job_id: int | None
+    cleaners: dict = field(init=False)
+    definitions: list = field(init=False)
+    owners: dict = field(init=False)
+    columns: dict = field(init=False)   # target -> the header(s) mapped to it, for messages
+
+    def __post_init__(self):
+        cleaners = self.kind.cleaners(self.actor)
+        # Owner and company are resolved per batch (by email and by name), not per row by id.
+        self.cleaners = {k: v for k, v in cleaners.items() if k not in {"owner_id", "company_id"}}
+        self.definitions = definitions_for(self.kind.object_type)
+        self.owners = _owner_lookup()
+        self.columns = {}
+        for header, target in self.mapping.items():
+            if target:
+                self.columns.setdefault(target, []).append(header)
+
+    def column_for(self, field_name: str) -> str:
+        target = f"custom:{field_name.split('.', 1)[1]}" if field_name.startswith("custom_fields.") \
+            else field_name
+        if target in {"first_name", "last_name"} and target not in self.columns:
+            target = "full_name"
+        return ", ".join(self.columns.get(target, [])) or field_name
+
+
+def _owner_lookup() -> dict[str, int]:
+    owners = {}
+    for pk, email, name in User.objects.filter(is_active=True).values_list("pk", "email", "full_name"):
+        owners[email.casefold()] = pk
+        if name:
+            owners.setdefault(name.casefold(), pk)
+    return owners
+
+
+def split_full_name(value: str) -> tuple[str, str]:
+    """"Ada Lovelace" and "Lovelace, Ada" alike -> ("Ada", "Lovelace")."""
+    if "," in value:
+        last, _, first = value.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = value.strip().partition(" ")
+    return first, last.strip()
+
+
+def row_data(settings: Settings, plan: RowPlan) -> None:
+    """The row's cells as the create service's input (plus company and owner), on `plan`."""
+    data: dict = {}
+    custom: dict = {}
+    lists: dict[str, list[str]] = {"emails": [], "phones": [], "tags": []}
+    for header, value in zip(settings.headers, plan.values, strict=False):
+        target = settings.mapping.get(header, "")
+        value = restored(value.strip())
+        if not target or not value:
+            continue
+        if target in {"email", "phone"}:
+            first, *more = [v for v in _SPLIT_LIST.split(value) if v] or [""]
+            data[target] = first
+            lists[f"{target}s"].extend(more)
+        elif target in {"emails", "phones"}:
+            lists[target].extend(v for v in _SPLIT_LIST.split(value) if v)
+        elif target == "tags":
+            lists["tags"].extend(t.lstrip("* ") for t in _SPLIT_TAGS.split(value)
+                                 if t and t.lstrip("* ").casefold() not in _SYSTEM_LABELS)
+        elif target == "full_name":
+            first, last = split_full_name(value)
+            data.setdefault("first_name", first)
+            data.setdefault("last_name", last)
+        elif target == "lifecycle_stage":
+            stage = lifecycle_stage_of(value)
+            if stage is None:
+                plan.fail(header, value, "Unknown lifecycle stage.")
+            else:
+                data["lifecycle_stage"] = stage
+        elif target == "size":
+            size = company_size_of(value)
+            if size is None:
+                plan.fail(header, value, "Enter a company size such as 11-50, or a head count.")
+            else:
+                data["size"] = size
+        elif target == "owner":
+            owner = settings.owners.get(value.casefold())
+            if owner is None:
+                plan.fail(header, value, "No active user has this email or name.")
+            else:
+                data["owner_id"] = owner
+        elif target == "company":
+            plan.company = " ".join(value.split())[:200]
+        elif target.startswith("custom:"):
+            custom[target.removeprefix("custom:")] = value
+        else:
+            data[target] = value
+    for name in ("emails", "phones"):
+        if lists[name]:
+            data[name] = lists[name]
+    if lists["tags"]:
+        data["tags"] = lists["tags"]
+    if custom:
+        data["custom_fields"] = custom
+    plan.data = data
+
+
+def clean_row(settings: Settings, plan: RowPlan) -> None:
+    """Cleaned through the create service's own cleaners; a failure names the column."""
+    owner_id = plan.data.pop("owner_id", None)
+    try:
+        values, tags = clean_record(settings.cleaners, plan.data, settings.kind.object_type,
+                                    definitions=settings.definitions)
+        if owner_id is not None:
+            values["owner_id"] = owner_id
+        plan.record = settings.kind.build(values)
+    except ValidationFailed as exc:
+        for name, messages in exc.fields.items():
+            raw = plan.data.get(name, (plan.data.get("custom_fields") or {}).get(
+                name.removeprefix("custom_fields."), ""))
+            plan.fail(settings.column_for(name), _shown(raw), " ".join(messages))
+        return
+    plan.data = values
+    plan.tags = tags or []
+
+
+def _shown(value) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value or "")
+
+
+def keys_of(settings: Settings, plan: RowPlan, key: str) -> list[str]:
+    values = []
+    for source in settings.kind.key_sources[key]:
+        value = getattr(plan.record, source, "")
+        values.extend(v for v in (value if isinstance(value, list) else [value]) if v)
+    return values
+
+
+def plan_batch(settings: Settings, source_rows, *, pending: dict | None = None) -> list[RowPlan]:
+    """Plans for a batch of SourceRows: cleaned, then matched against the database, against
+    earlier rows of this batch, and (through `pending`, key -> plan) earlier planned rows."""
+    plans = []
+    for row in source_rows:
+        plan = RowPlan(number=row.number, values=row.values)
+        if row.problem:
+            plan.fail("", "", row.problem)
+        else:
+            row_data(settings, plan)
+            if plan.action != Action.FAIL:
+                clean_row(settings, plan)
+        plans.append(plan)
+    _match(settings, [p for p in plans if p.action != Action.FAIL],
+           pending if pending is not None else {})
+    return plans
+
+
+def _match(settings: Settings, plans: list[RowPlan], pending: dict) -> None:
+    kind = settings.kind
+    keys = list(settings.match_on)
+    if kind.unique_key and kind.unique_key not in keys:
+        keys.append(kind.unique_key)
+    wanted = {key: {v for p in plans for v in keys_of(settings, p, key)} for key in keys}
+    existing = {key: _existing(settings, key, values) for key, values in wanted.items() if values}
+    created_here = _created_by_this_import(settings, existing)
+    for plan in plans:
+        for key in keys:
+            hit = _first_hit(settings, plan, key, pending, existing)
+            if hit is None:
+                continue
+            if key in settings.match_on or isinstance(hit, RowPlan):
+                _apply_hit(settings, plan, hit, key, created_here)
+            else:
+                # Not a key the user matches on, but creating would still duplicate it.
+                shown = f" (#{hit.pk})" if hit != "hidden" else ""
+                plan.fail(settings.column_for(key), ", ".join(keys_of(settings, plan, key)),
+                          f"A {kind.object_type} with this {MATCH_LABELS[key]} exists{shown}; "
+                          f"match on {MATCH_LABELS[key]} to update it.")
+            break
+        if plan.action == Action.CREATE:
+            for key in keys:
+                for value in keys_of(settings, plan, key):
+                    pending.setdefault((key, _fold(key, value)), plan)
+
+
+def _fold(key: str, value: str) -> str:
+    return value.casefold() if key in {"external_id", "domain", "email"} else value
+
+
+def _first_hit(settings, plan, key, pending, existing):
+    for value in keys_of(settings, plan, key):
+        folded = _fold(key, value)
+        if (key, folded) in pending:
+            return pending[(key, folded)]
+        found = existing.get(key, {}).get(folded)
+        if found is not None:
+            return found
+    return None
+
+
+def _apply_hit(settings: Settings, plan: RowPlan, hit, key: str, created_here: set) -> None:
+    label = MATCH_LABELS[key]
+    if isinstance(hit, RowPlan):
+        target = hit.merge_into or hit
+        plan.action, plan.merge_into = Action.MERGE, target
+        plan.note = f"Same {label} as row {target.number}: merged into it."
+        return
+    if hit == "hidden":
+        plan.fail(settings.column_for(key), ", ".join(keys_of(settings, plan, key)),
+                  f"A {settings.kind.object_type} you cannot see has this {label}.")
+        return
+    plan.record, plan.note = hit, f"Matches {hit} (#{hit.pk}) on {label}."
+    if hit.pk in created_here:
+        plan.action = Action.MERGE
+        plan.note = f"Same {label} as a row earlier in the file: merged into #{hit.pk}."
+    elif settings.on_match == OnMatch.SKIP:
+        plan.action = Action.SKIP
+    else:
+        plan.action = Action.UPDATE
+
+
+def _existing(settings: Settings, key: str, values: set[str]) -> dict:
+    """key value -> the visible record holding it, or "hidden" for one the user may not see."""
+    column = settings.kind.match_fields[key]
+    model = settings.kind.model
+    lookup = {f"{column}__in": sorted(values)}
+    visible = {_fold(key, getattr(r, column)): r for r in
+               settings.kind.visible(settings.actor).filter(**lookup).order_by("-pk")}
+    found = dict(visible)
+    for value in model.objects.filter(**lookup).exclude(
+            pk__in=[r.pk for r in visible.values()]).values_list(column, flat=True):
+        found.setdefault(_fold(key, value), "hidden")
+    return found
+
+
+def _created_by_this_import(settings: Settings, existing: dict) -> set[int]:
+    if settings.job_id is None:
+        return set()
+    ids = {r.pk for found in existing.values() for r in found.values() if r != "hidden"}
+    return set(ImportChange.objects.filter(
+        job_id=settings.job_id, object_type=settings.kind.object_type, object_id__in=ids,
+        action=ChangeAction.CREATED).values_list("object_id", flat=True)) if ids else set()

@@ -1,0 +1,63 @@
+"""Reads of imports: a user's imports, the preview of a file, the rows that failed."""
+
+import csv
+import io
+import itertools
+
+from rapport.core.permissions import is_admin
+from rapport.transfer.cells import neutralised
+from rapport.transfer.engine import settings_for
+from rapport.transfer.models import ImportJob, SavedMapping
+from rapport.transfer.plan import RowPlan, plan_batch
+from rapport.transfer.readers import open_table
+
+PREVIEW_ROWS = 20
+PROBLEMS_HEADER = "Import problems"
+
+
+def import_list(*, user, limit: int = 50):
+    jobs = ImportJob.objects.select_related("created_by")
+    if not is_admin(user):
+        jobs = jobs.filter(created_by=user)
+    return jobs.order_by("-created_at", "-id")[:limit]
+
+
+def import_get(*, user, job_id: int) -> ImportJob | None:
+    job = ImportJob.objects.select_related("created_by").filter(pk=job_id).first()
+    if job is None or not (job.created_by_id == user.pk or is_admin(user)):
+        return None
+    return job
+
+
+def preview(job: ImportJob, rows: int = PREVIEW_ROWS) -> list[RowPlan]:
+    """The first rows as the import would store them, with every row's problems; writes nothing."""
+    table = open_table(job.file.path, filename=job.file_name)
+    return plan_batch(settings_for(job), list(itertools.islice(table.rows(), rows)))
+
+
+def saved_mappings(*, object_type: str):
+    return SavedMapping.objects.filter(object_type=object_type).order_by("name")
+
+
+def failed_rows_csv(job: ImportJob):
+    """The failed rows as a CSV to fix and import again: the file's own columns, then the
+    problems. Streamed, so a file of many failures never sits in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        value = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return value
+
+    yield "\ufeff"  # Excel reads UTF-8 only with the byte-order mark
+    writer.writerow([neutralised(h) for h in [*job.headers, PROBLEMS_HEADER]])
+    yield flush()
+    for failure in job.failures.order_by("row_number").iterator(chunk_size=2000):
+        problems = "; ".join(
+            f"{p['column']}: {p['reason']}" if p.get("column") else p["reason"] for p in failure.problems)
+        values = list(failure.values) + [""] * (len(job.headers) - len(failure.values))
+        writer.writerow([neutralised(v) for v in [*values[:len(job.headers)],
+                                                  f"Row {failure.row_number}: {problems}"]])
+        yield flush()

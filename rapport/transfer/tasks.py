@@ -1,0 +1,19 @@
+"""Import jobs. A worker killed mid-import has its job queued again (rapport.core.jobs), and
+the run resumes after the last committed row."""
+
+from huey.contrib.djhuey import db_task
+
+from rapport.core.context import write_source
+from rapport.transfer import engine
+
+
+@db_task()
+def run_import(job_id: int):
+    with write_source("import"):
+        engine.run(job_id)
+
+
+@db_task()
+def undo_import(job_id: int):
+    with write_source("import"):
+        engine.undo(job_id)
