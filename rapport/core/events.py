@@ -1,5 +1,6 @@
 """Recording events: the outbox row is written in the caller's transaction."""
 
+from rapport.core import bulk
 from rapport.core.context import current_cause, current_source
 from rapport.core.dispatch import request_dispatch
 from rapport.core.models import Event
@@ -29,7 +30,7 @@ def record_events(events: list[dict]) -> list[Event]:
     """Several events in one INSERT, for bulk work (a batch of sent emails); each dict holds
     record_event's keyword arguments, with object_type and object_id given."""
     source = current_source()
-    created = Event.objects.bulk_create([
+    created = bulk.insert(Event, [
         Event(type=e["type"], object_type=e["object_type"], object_id=e["object_id"],
               actor=e.get("actor") if getattr(e.get("actor"), "pk", None) else None,
               source=source, data=_with_cause(e.get("data")))

@@ -5,7 +5,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
 from django.conf import settings
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+
+# The everyday address (ASCII dot-atom at a host name): what email-validator accepts and how it
+# writes it, checked in a few microseconds instead of 35 (imports check a million). Anything
+# else, international addresses included, goes through email-validator itself.
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+_PLAIN_EMAIL = re.compile(
+    r"(?!\.)(?!.*\.\.)[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
+    r"@(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _plain_domain(email: str) -> bool:
+    """Not a special-use name (.test, .local...) nor a label IDNA reserves ("xn--", "ab--")."""
+    labels = email.rpartition("@")[2].split(".")
+    return labels[-1] not in _SPECIAL_USE and not any(label[2:4] == "--" for label in labels)
 
 
 def normalise_email(value: str) -> str:
@@ -13,6 +27,9 @@ def normalise_email(value: str) -> str:
     value = (value or "").strip()
     if not value:
         return ""
+    lowered = value.lower()
+    if _PLAIN_EMAIL.fullmatch(lowered) and len(lowered) <= 254 and _plain_domain(lowered):
+        return lowered
     try:
         result = validate_email(value, check_deliverability=False, globally_deliverable=False)
     except EmailNotValidError as exc:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from rapport.contacts import services as contact_services
 from rapport.contacts.selectors import company_visible
+from rapport.core import bulk
 from rapport.core.errors import NotFound, RapportError, ValidationFailed, VersionConflict
 from rapport.transfer.kinds import kind_of
 from rapport.transfer.models import (
@@ -131,7 +132,7 @@ def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Co
             if change is not None:
                 changes.append(change)
     if job is not None:
-        ImportChange.objects.bulk_create(changes, ignore_conflicts=True)
+        bulk.insert(ImportChange, changes)
         ImportFailure.objects.bulk_create(
             [ImportFailure(job=job, row_number=p.number, values=p.values, problems=p.problems)
              for p in plans if p.action == Action.FAIL], ignore_conflicts=True)
@@ -182,8 +183,10 @@ def _update(settings: Settings, job, plan: RowPlan) -> ImportChange | None:
     kind's update service; returns what undo needs to put it back."""
     record = plan.record
     fill_only = plan.action == Action.MERGE or settings.on_match == OnMatch.FILL
-    data, before = _changed_fields(record, plan, fill_only)
+    data, before = _changed_fields(settings.kind, record, plan, fill_only)
     if not data:
+        if plan.action == Action.UPDATE:
+            plan.action, plan.note = Action.SKIP, "Nothing new for the record in this row."
         return None
     try:
         updated = settings.kind.update(settings.actor, record.pk, data)
@@ -202,12 +205,13 @@ def _reason(exc: RapportError) -> str:
     return f"{exc.message} {details}".strip()
 
 
-def _changed_fields(record, plan: RowPlan, fill_only: bool) -> tuple[dict, dict]:
+def _changed_fields(kind, record, plan: RowPlan, fill_only: bool) -> tuple[dict, dict]:
     """The row's values the record takes: every value (overwrite) or only where the record
     has none (fill). Emails, phones and tags are never dropped: a replaced primary email or
     phone moves to the further ones, and tags are added."""
     data, before = {}, {}
-    for primary_name in ("email", "phone"):
+    paired = {name.removesuffix("s") for name in kind.list_fields}
+    for primary_name in paired:
         if primary_name not in plan.data and f"{primary_name}s" not in plan.data:
             continue
         primary, further = getattr(record, primary_name), getattr(record, f"{primary_name}s")
@@ -221,7 +225,7 @@ def _changed_fields(record, plan: RowPlan, fill_only: bool) -> tuple[dict, dict]
         if merged != further:
             data[f"{primary_name}s"], before[f"{primary_name}s"] = merged, further
     for name, value in plan.data.items():
-        if name in {"email", "phone", "emails", "phones"}:
+        if name in paired or name in kind.list_fields:
             continue
         current = getattr(record, name, None)
         if name == "custom_fields":

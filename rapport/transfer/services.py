@@ -20,7 +20,9 @@ from rapport.transfer.mapping import suggest, validate_mapping
 from rapport.transfer.models import ImportJob, ImportStatus, OnMatch, SavedMapping
 from rapport.transfer.readers import UnreadableFile, open_table
 
-ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".vcf", ".vcard"}
+# .xls is let through to the reader, which explains how to save it as .xlsx (or reads it when
+# it is really tab-separated text, as some exporters write).
+ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xls", ".vcf", ".vcard"}
 
 
 def custom_field_choices(object_type: str) -> list[tuple[str, str]]:
