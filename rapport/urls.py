@@ -6,6 +6,7 @@ from rapport.automation.urls import webhook_urlpatterns
 from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
 from rapport.mail.urls import compose_urlpatterns, inbound_urlpatterns, mailbox_urlpatterns
 from rapport.mail.urls import settings_urlpatterns as mail_settings_urlpatterns
+from rapport.transfer.urls import export_urlpatterns
 from rapport.web.jobs import urlpatterns as jobs_urlpatterns
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("email/", include((inbound_urlpatterns, "inbound"))),
     path("settings/jobs/", include((jobs_urlpatterns, "jobs"))),
     path("settings/imports/", include(("rapport.transfer.urls", "imports"))),
+    path("settings/exports/", include((export_urlpatterns, "exports"))),
     path("", include((compose_urlpatterns, "compose"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("automation/", include(("rapport.workflows.urls", "automation"))),

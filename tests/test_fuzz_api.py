@@ -46,7 +46,7 @@ from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
 from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
-from rapport.transfer.services import import_create
+from rapport.transfer.services import export_create, import_create
 from rapport.workflows.services import rule_create
 
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -158,6 +158,7 @@ def world(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     draft = import_create(actor=admin, object_type="contact", upload=SimpleUploadedFile(
         "people.csv", b"First Name,Email\nFay,fay2@fuzz.example\n"))
+    export = export_create(actor=admin, object_type="contact", in_background=False)
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -166,6 +167,7 @@ def world(db, settings, tmp_path):
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
         "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
         "mailbox_id": [mailbox.pk], "import_id": [draft.pk],
+        "export_id": [export.pk],
     }
     return token, ids
 

@@ -93,6 +93,7 @@ def _mount():
     from rapport.contacts.api import companies, contacts
     from rapport.core.api import router as core_router
     from rapport.mail.api import emails, mailboxes, templates
+    from rapport.transfer.api import exports as exports_router
     from rapport.transfer.api import router as imports_router
     from rapport.workflows.api import router as rules_router
 
@@ -106,6 +107,7 @@ def _mount():
     api.add_router("/rules", rules_router)
     api.add_router("/mailboxes", mailboxes)
     api.add_router("/imports", imports_router)
+    api.add_router("/exports", exports_router)
     api.add_router("/", core_router)
 
 

@@ -86,6 +86,31 @@ def _company_rows(rows):
         tag_names=tag_names(Company))
 
 
+LISTS = {"contact": (CONTACT_LIST, contact_visible, _contact_rows),
+         "company": (COMPANY_LIST, company_visible, _company_rows)}
+
+
+def list_for_export(*, user, object_type: str, params, batch_size: int = 2000):
+    """A list (its filters, search, tags and sort, as the page or the API has them), scoped to
+    `user`: (the records, unordered, to count; their batches in the list's order, each batch
+    one keyset page, read lazily). Raises BadRequest for a filter or sort the list does not offer."""
+    spec, visible, rows = LISTS[object_type]
+    query = listing.parse(params, spec, definitions_for(object_type))
+    query.want_count, query.limit, query.cursor = False, batch_size, None
+    queryset = listing.apply(visible(user=user), query, spec)
+
+    def batches():
+        while True:
+            page = listing.paginate(queryset, query, spec, rows=rows)
+            if page.items:
+                yield page.items
+            if not page.next_cursor:
+                return
+            query.cursor = listing.decode_cursor(page.next_cursor, query.sort)
+
+    return queryset.order_by(), batches()
+
+
 def contact_get(*, user, contact_id: int) -> Contact | None:
     """The contact with its tags: what the API returns and forms edit (compiled once per
     scope: the API's detail read is the hottest read there is)."""

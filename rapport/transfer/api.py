@@ -5,7 +5,7 @@ import hashlib
 import json
 
 from django.db import transaction
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
@@ -14,7 +14,8 @@ from rapport.api.schemas import ERRORS
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.history import to_json
 from rapport.transfer import selectors, services
-from rapport.transfer.schemas import ImportOut, ImportPage, PreviewOut
+from rapport.transfer.downloads import export_file_response, failed_rows_response
+from rapport.transfer.schemas import ExportIn, ExportOut, ExportPage, ImportOut, ImportPage, PreviewOut
 
 router = Router(tags=["imports"])
 
@@ -122,6 +123,47 @@ def undo_import(request, import_id: int):
             description="The rows that failed, as CSV: the file's columns and the problems.")
 def failed_rows(request, import_id: int):
     job = _visible(request, import_id)
-    response = StreamingHttpResponse(selectors.failed_rows_csv(job), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-failed-rows.csv"'
-    return response
+    return failed_rows_response(job)
+
+
+exports = Router(tags=["exports"])
+
+
+def _export_visible(request, job_id: int):
+    job = selectors.export_get(user=request.auth, job_id=job_id)
+    if job is None:
+        raise NotFound()
+    return job
+
+
+@exports.post("", response={202: ExportOut, **ERRORS},
+              description="Exports the list the filters describe, as the list endpoints take them "
+                          "(`filters` holds `field=value`, `field__in`, `tag`, `custom__<key>`...), "
+                          "with `q` and `sort`. The job runs in the background; poll it and fetch "
+                          "`download_url` when `status` is `done`.")
+def create_export(request, payload: ExportIn):
+    params = {**payload.filters, **({"q": payload.q} if payload.q else {}),
+              **({"sort": payload.sort} if payload.sort else {})}
+    return idempotent(request, lambda: JsonResponse(ExportOut.from_orm(services.export_create(
+        actor=request.auth, object_type=payload.object_type, format=payload.format,
+        params=params)).model_dump(mode="json"), status=202))
+
+
+@exports.get("", response={200: ExportPage, **ERRORS},
+             description="Your exports, newest first (an admin sees everyone's).")
+def list_exports(request):
+    return {"items": list(selectors.export_list(user=request.auth))}
+
+
+@exports.get("/{int:export_id}", response={200: ExportOut, **ERRORS})
+def get_export(request, export_id: int):
+    return _export_visible(request, export_id)
+
+
+@exports.get("/{int:export_id}/download", response={200: None, **ERRORS},
+             description="The file, once the export is done (404 before).")
+def download_export(request, export_id: int):
+    job = _export_visible(request, export_id)
+    if job.status != "done" or not job.file:
+        raise NotFound("This export is not ready yet.")
+    return export_file_response(job)

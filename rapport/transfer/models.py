@@ -119,3 +119,43 @@ class SavedMapping(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "Excel (.xlsx)"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ExportJob(models.Model):
+    """A list as a file: its filters, search and sort are kept as the query string they came in."""
+
+    object_type = models.CharField(max_length=16)
+    format = models.CharField(max_length=4, choices=ExportFormat.choices, default=ExportFormat.CSV)
+    query = models.TextField(blank=True, help_text="The list's filters, search and sort")
+    status = models.CharField(max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    total_rows = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="export_creator")]
+
+    def __str__(self):
+        return f"Export of {self.object_type}s"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.object_type}s-{self.created_at:%Y-%m-%d}-{self.pk}.{self.format}"

@@ -102,3 +102,33 @@ class PreviewRowOut(Schema):
 class PreviewOut(Schema):
     rows: list[PreviewRowOut]
     shown: int = PREVIEW_ROWS
+
+
+class ExportIn(Schema):
+    object_type: str = "contact"
+    format: str = "csv"
+    filters: dict[str, str | list[str]] = {}
+    q: str = ""
+    sort: str = ""
+
+
+class ExportOut(Schema):
+    id: int
+    object_type: str
+    format: str
+    query: str
+    status: str
+    total_rows: int | None
+    rows_done: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None
+
+    @staticmethod
+    def resolve_download_url(job):
+        return f"/api/v1/exports/{job.pk}/download" if job.status == "done" else None
+
+
+class ExportPage(Schema):
+    items: list[ExportOut]

@@ -7,7 +7,7 @@ import itertools
 from rapport.core.permissions import is_admin
 from rapport.transfer.cells import neutralised
 from rapport.transfer.engine import settings_for
-from rapport.transfer.models import ImportJob, SavedMapping
+from rapport.transfer.models import ExportJob, ImportJob, SavedMapping
 from rapport.transfer.plan import RowPlan, plan_batch
 from rapport.transfer.readers import open_table
 
@@ -61,3 +61,17 @@ def failed_rows_csv(job: ImportJob):
         writer.writerow([neutralised(v) for v in [*values[:len(job.headers)],
                                                   f"Row {failure.row_number}: {problems}"]])
         yield flush()
+
+
+def export_list(*, user, limit: int = 50):
+    jobs = ExportJob.objects.select_related("created_by")
+    if not is_admin(user):
+        jobs = jobs.filter(created_by=user)
+    return jobs.order_by("-created_at", "-id")[:limit]
+
+
+def export_get(*, user, job_id: int) -> ExportJob | None:
+    job = ExportJob.objects.select_related("created_by").filter(pk=job_id).first()
+    if job is None or not (job.created_by_id == user.pk or is_admin(user)):
+        return None
+    return job

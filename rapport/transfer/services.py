@@ -9,15 +9,24 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.db import transaction
+from django.http import QueryDict
 from django.utils import timezone
 
+from rapport.contacts.selectors import list_for_export
 from rapport.core.cleaning import clean_fields, text
 from rapport.core.customfields import definitions_for
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.permissions import is_admin
 from rapport.transfer.kinds import KINDS, kind_of
 from rapport.transfer.mapping import suggest, validate_mapping
-from rapport.transfer.models import ImportJob, ImportStatus, OnMatch, SavedMapping
+from rapport.transfer.models import (
+    ExportFormat,
+    ExportJob,
+    ImportJob,
+    ImportStatus,
+    OnMatch,
+    SavedMapping,
+)
 from rapport.transfer.readers import UnreadableFile, open_table
 
 # .xls is let through to the reader, which explains how to save it as .xlsx (or reads it when
@@ -178,3 +187,30 @@ def mapping_save(*, actor, name: str, object_type: str, mapping: dict, match_on:
         defaults={"mapping": mapping, "match_on": match_on, "on_match": on_match,
                   "created_by": actor, "created_at": timezone.now()})
     return saved
+
+
+# Exports -------------------------------------------------------------------------------
+
+@transaction.atomic
+def export_create(*, actor, object_type: str, format: str = ExportFormat.CSV, params=None,
+                  in_background: bool = True) -> ExportJob:
+    """An export of the list `params` describe (filters, search, tags, sort: the list page's own
+    query string), as the actor sees it. The filters are checked now, so a bad one is a 400
+    here rather than a failed job later."""
+    object_type = _object_type(object_type)
+    if format not in ExportFormat.values:
+        raise ValidationFailed(fields={"format": [f"Choose one of: {', '.join(ExportFormat.values)}."]})
+    query = QueryDict(mutable=True)
+    for key, values in (params.lists() if hasattr(params, "lists") else (params or {}).items()):
+        if key not in {"cursor", "limit", "count", "view", "format", "object_type"}:
+            query.setlist(key, values if isinstance(values, list) else [values])
+    list_for_export(user=actor, object_type=object_type, params=query)  # BadRequest if unknown
+    job = ExportJob.objects.create(object_type=object_type, format=format, query=query.urlencode(),
+                                   created_by=actor)
+    if in_background:
+        def enqueue():
+            from rapport.transfer.tasks import run_export
+
+            run_export(job.pk)
+        transaction.on_commit(enqueue)
+    return job

@@ -4,7 +4,7 @@ the run resumes after the last committed row."""
 from huey.contrib.djhuey import db_task
 
 from rapport.core.context import write_source
-from rapport.transfer import engine
+from rapport.transfer import engine, exporting
 
 
 @db_task()
@@ -17,3 +17,8 @@ def run_import(job_id: int):
 def undo_import(job_id: int):
     with write_source("import"):
         engine.undo(job_id)
+
+
+@db_task()
+def run_export(job_id: int):
+    exporting.run(job_id)

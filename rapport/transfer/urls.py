@@ -12,3 +12,10 @@ urlpatterns = [
     path("<int:job_id>/discard/", views.import_discard, name="discard"),
     path("<int:job_id>/failed-rows.csv", views.import_failed_rows, name="failed_rows"),
 ]
+
+export_urlpatterns = [
+    path("", views.export_list, name="list"),
+    path("new/", views.export_create, name="create"),
+    path("<int:job_id>/", views.export_detail, name="detail"),
+    path("<int:job_id>/download/", views.export_download, name="download"),
+]

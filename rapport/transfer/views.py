@@ -6,7 +6,7 @@ Under Settings → Imports, and from the Import button on the contact and compan
 import itertools
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,16 +14,18 @@ from rapport.accounts.models import User
 from rapport.core.errors import RapportError
 from rapport.core.permissions import is_admin
 from rapport.transfer import engine, selectors, services
+from rapport.transfer.downloads import export_file_response, failed_rows_response
 from rapport.transfer.kinds import KINDS, MATCH_LABELS, kind_of
 from rapport.transfer.mapping import targets
-from rapport.transfer.models import ImportStatus, OnMatch
+from rapport.transfer.models import ExportStatus, ImportStatus, OnMatch
 from rapport.transfer.readers import UnreadableFile, open_table
 
 SAMPLE_ROWS = 3
 
 
 def _page(request, template, context):
-    context.update(settings_section="imports", is_admin=is_admin(request.user))
+    context.setdefault("settings_section", "imports")
+    context.update(is_admin=is_admin(request.user))
     return render(request, template, context)
 
 
@@ -174,6 +176,42 @@ def import_discard(request, job_id: int):
 
 def import_failed_rows(request, job_id: int):
     job = _job_or_404(request, job_id)
-    response = StreamingHttpResponse(selectors.failed_rows_csv(job), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-failed-rows.csv"'
-    return response
+    return failed_rows_response(job)
+
+
+# Exports ---------------------------------------------------------------------------------
+
+def export_list(request):
+    return _page(request, "transfer/exports.html", {
+        "jobs": selectors.export_list(user=request.user), "settings_section": "exports"})
+
+
+@require_POST
+def export_create(request):
+    object_type = request.POST.get("object_type", "contact")
+    try:
+        job = services.export_create(actor=request.user, object_type=object_type,
+                                     format=request.POST.get("format", "csv"),
+                                     params=QueryDict(request.POST.get("query", "")))
+    except RapportError as exc:
+        messages.error(request, f"The export could not start: {exc.message}")
+        return redirect("contacts:list" if object_type != "company" else "companies:list")
+    return redirect("exports:detail", job.pk)
+
+
+def export_detail(request, job_id: int):
+    job = selectors.export_get(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404()
+    context = {"job": job, "active": job.status in {ExportStatus.QUEUED, ExportStatus.RUNNING},
+               "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0}
+    if request.htmx:
+        return render(request, "transfer/_export_progress.html", context)
+    return _page(request, "transfer/export_detail.html", {**context, "settings_section": "exports"})
+
+
+def export_download(request, job_id: int):
+    job = selectors.export_get(user=request.user, job_id=job_id)
+    if job is None or job.status != ExportStatus.DONE or not job.file:
+        raise Http404()
+    return export_file_response(job)

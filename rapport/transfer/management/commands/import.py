@@ -10,10 +10,10 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from rapport.accounts.models import User
 from rapport.core.context import write_source
 from rapport.core.errors import RapportError
 from rapport.transfer import engine, selectors, services
+from rapport.transfer.management.acting import acting_user, command_error
 from rapport.transfer.models import ImportJob
 
 OBJECT_TYPES = {"contacts": "contact", "companies": "company"}
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {file}")
-        actor = self._actor(options["as_user"])
+        actor = acting_user(options["as_user"])
         with write_source("import"):
             try:
                 if options["dry_run"]:
@@ -58,17 +58,7 @@ class Command(BaseCommand):
                 else:
                     self._import(actor, OBJECT_TYPES[object_type], path, options)
             except RapportError as exc:
-                details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-                raise CommandError(f"{exc.message} {details}".strip()) from None
-
-    def _actor(self, email: str) -> User:
-        users = User.objects.filter(is_active=True)
-        actor = users.filter(email=email.strip().lower()).first() if email else \
-            users.filter(is_superuser=True).order_by("pk").first()
-        if actor is None:
-            raise CommandError(f"No active user with email {email}." if email else
-                               "No admin yet: run `rapport init` first, or pass --as <email>.")
-        return actor
+                raise command_error(exc) from None
 
     def _import(self, actor, object_type: str, path: Path, options) -> ImportJob:
         with path.open("rb") as handle:
