@@ -41,6 +41,7 @@ from rapport.activities.choices import ActivityKind, CallOutcome, Direction, Pri
 from rapport.activities.services import activity_create
 from rapport.automation.services import webhook_create
 from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.contacts.merging import merge_records
 from rapport.contacts.services import company_create, contact_create, record_delete
 from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
@@ -159,6 +160,9 @@ def world(db, settings, tmp_path):
     draft = import_create(actor=admin, object_type="contact", upload=SimpleUploadedFile(
         "people.csv", b"First Name,Email\nFay,fay2@fuzz.example\n"))
     export = export_create(actor=admin, object_type="contact", in_background=False)
+    twin = contact_create(actor=admin, data={"first_name": "Twin", "email": "twin@fuzz.example"})
+    twin2 = contact_create(actor=admin, data={"first_name": "Twin", "email": "twin2@fuzz.example"})
+    _, merge = merge_records(actor=admin, object_type="contact", survivor_id=twin.pk, other_id=twin2.pk)
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -167,7 +171,7 @@ def world(db, settings, tmp_path):
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
         "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
         "mailbox_id": [mailbox.pk], "import_id": [draft.pk],
-        "export_id": [export.pk],
+        "export_id": [export.pk], "merge_id": [merge.pk],
     }
     return token, ids
 

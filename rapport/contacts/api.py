@@ -10,16 +10,21 @@ from rapport.api.responses import (
     record_response,
 )
 from rapport.api.schemas import ERRORS
-from rapport.contacts import selectors, services
+from rapport.contacts import merging, selectors, services
+from rapport.contacts.models import MergeRecord
 from rapport.contacts.schemas import (
     BulkContactsIn,
     BulkResults,
     CompanyIn,
+    CompanyMergeOut,
     CompanyOut,
     CompanyPage,
     ContactIn,
+    ContactMergeOut,
     ContactOut,
     ContactPage,
+    MergeIn,
+    MergeRecordOut,
 )
 from rapport.core.errors import NotFound, RapportError, ValidationFailed
 
@@ -173,3 +178,44 @@ def restore_company(request, company_id: int):
     services.record_restore(actor=request.auth, object_type="company", record_id=company_id)
     return record_response(selectors.company_get(user=request.auth, company_id=company_id),
                            CompanyOut)
+
+
+# Merging ------------------------------------------------------------------
+
+MERGE_DOC = ("Merges record `other_id` into this one in one transaction: `fields` picks, per field, "
+             "`survivor` (this record's value) or `other` (default: this record's, or the other's "
+             "where this one is empty; `custom_fields.<key>` for custom fields). Every email, phone "
+             "and tag of both is kept; everything related to the other record moves here; the "
+             "other record goes to the trash. `POST /merges/{merge_id}/undo` reverses it.")
+
+
+def _merge(request, object_type: str, survivor_id: int, payload, get):
+    survivor, merge = merging.merge_records(actor=request.auth, object_type=object_type,
+                                            survivor_id=survivor_id, other_id=payload.other_id,
+                                            choices=payload.fields)
+    return {"merge": merge, "record": get(survivor.pk)}
+
+
+@contacts.post("/{int:contact_id}/merge", response={200: ContactMergeOut, **ERRORS},
+               description=MERGE_DOC)
+def merge_contacts(request, contact_id: int, payload: MergeIn):
+    return _merge(request, "contact", contact_id, payload,
+                  lambda pk: selectors.contact_get(user=request.auth, contact_id=pk))
+
+
+@companies.post("/{int:company_id}/merge", response={200: CompanyMergeOut, **ERRORS},
+                description=MERGE_DOC)
+def merge_companies(request, company_id: int, payload: MergeIn):
+    return _merge(request, "company", company_id, payload,
+                  lambda pk: selectors.company_get(user=request.auth, company_id=pk))
+
+
+merges = Router(tags=["contacts"])
+
+
+@merges.post("/{int:merge_id}/undo", response={200: MergeRecordOut, **ERRORS},
+             description="Restores the merged record (with what moved from it) and the survivor's "
+                         "fields and tags as they were; refused once the survivor changed again.")
+def undo_merge(request, merge_id: int):
+    merging.merge_undo(actor=request.auth, merge_id=merge_id)
+    return MergeRecord.objects.get(pk=merge_id)

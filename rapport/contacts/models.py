@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.core.models import CRMModel
@@ -104,3 +105,26 @@ class Contact(CRMModel, Address):
     def search_text(self):
         return [self.first_name, self.last_name, *self.all_emails, self.phone, self.title,
                 self.city]
+
+
+class MergeRecord(models.Model):
+    """One merge: what the surviving record was before, and which related rows moved to it,
+    so the merge can be undone."""
+
+    object_type = models.CharField(max_length=16)
+    survivor_id = models.BigIntegerField()
+    merged_id = models.BigIntegerField()
+    survivor_before = models.JSONField(default=dict)
+    survivor_version = models.PositiveIntegerField(default=1, help_text="Right after the merge")
+    # "app_label.Model.field" -> ids of the rows that pointed at the merged record
+    moved = models.JSONField(default=dict)
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["object_type", "survivor_id"], name="merge_survivor")]
+
+    def __str__(self):
+        return f"{self.object_type} #{self.merged_id} merged into #{self.survivor_id}"

@@ -132,3 +132,32 @@ class CompanyPage(Schema):
     next_cursor: str | None
     count: int | None = None
     count_is_capped: bool | None = None
+
+
+class MergeIn(Forbid):
+    other_id: int
+    fields: dict[str, str] = {}
+
+
+class MergeRecordOut(Schema):
+    id: int
+    object_type: str
+    survivor_id: int
+    merged_id: int
+    created_at: datetime
+    undone_at: datetime | None
+    moved: dict[str, int]
+
+    @staticmethod
+    def resolve_moved(merge):
+        return {key: len(ids) for key, ids in merge.moved.items()}
+
+
+class ContactMergeOut(Schema):
+    merge: MergeRecordOut
+    record: ContactOut
+
+
+class CompanyMergeOut(Schema):
+    merge: MergeRecordOut
+    record: CompanyOut

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rapport.contacts import views
+from rapport.contacts import merge_views, views
 
 app_name = "contacts"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("<int:contact_id>/", views.contact_detail, name="detail"),
     path("<int:contact_id>/edit/", views.contact_edit, name="edit"),
     path("<int:contact_id>/delete/", views.contact_delete, name="delete"),
+    path("<int:pk>/merge/", merge_views.merge_page, {"object_type": "contact"}, name="merge"),
+    path("merges/<int:merge_id>/", merge_views.merge_result, name="merge_result"),
+    path("merges/<int:merge_id>/undo/", merge_views.merge_undo, name="merge_undo"),
 ]
 
 company_urlpatterns = [
@@ -22,6 +25,7 @@ company_urlpatterns = [
     path("<int:company_id>/", views.company_detail, name="detail"),
     path("<int:company_id>/edit/", views.company_edit, name="edit"),
     path("<int:company_id>/delete/", views.company_delete, name="delete"),
+    path("<int:pk>/merge/", merge_views.merge_page, {"object_type": "company"}, name="merge"),
 ]
 
 trash_urlpatterns = [
