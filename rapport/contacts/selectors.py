@@ -7,6 +7,7 @@ from rapport.accounts.models import User
 from rapport.accounts.roles import scope_for
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.models import Company, Contact
+from rapport.contacts.quality import COMPANY_PROBLEMS, CONTACT_PROBLEMS, list_filters
 from rapport.core import listing
 from rapport.core.compiled import SENTINELS, compiled
 from rapport.core.customfields import definitions_for
@@ -39,6 +40,7 @@ CONTACT_LIST = ListSpec(
         "company_id": Field("ref", label="Company"),
         "company_name": Field("text", path="company__name", label="Company name"),
     },
+    problems=list_filters(CONTACT_PROBLEMS),
 )
 
 COMPANY_LIST = ListSpec(
@@ -51,6 +53,7 @@ COMPANY_LIST = ListSpec(
         "industry": Field("text", label="Industry"),
         "size": Field("choice", choices=tuple(CompanySize.values), label="Size"),
     },
+    problems=list_filters(COMPANY_PROBLEMS),
 )
 
 def contact_visible(*, user, trashed: bool = False, **lookups):

@@ -3,6 +3,8 @@
 Each object declares a `ListSpec` naming the fields a list may filter and sort on;
 anything else is a 400, so no query parameter reaches the ORM unchecked.
 Pagination is keyset (`sort value, id`), so page 10,000 costs what page 1 costs.
+A spec may also declare named problems (`problem=no_email`): conditions too awkward to
+spell as field filters ("the phone is not E.164"), offered by name so they stay allow-listed.
 """
 
 import base64
@@ -25,7 +27,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 COUNT_CAP = 10_000
 LOOKUPS = {"gte", "lte", "in", "contains"}
-RESERVED = {"limit", "cursor", "q", "sort", "count", "tag", "updated_since", "view"}
+PROBLEM = "problem"
+RESERVED = {"limit", "cursor", "q", "sort", "count", "tag", "updated_since", "view", PROBLEM}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class ListSpec:
     fields: dict[str, Field]
     default_sort: str = "-created_at"
     extra_params: frozenset = field(default_factory=frozenset)
+    # name -> a function building the condition that matches the records with that problem
+    # (a function, so a subquery such as `~Exists(...)` is built afresh for each query).
+    problems: dict[str, Callable[[], Q]] = field(default_factory=dict)
 
     def sort_fields(self) -> list[str]:
         return [name for name, f in self.fields.items() if f.sortable]
@@ -154,6 +160,19 @@ def _filter_condition(name: str, values: list[str], spec: ListSpec, definitions)
     return condition
 
 
+def _problem_condition(names: list[str], spec: ListSpec) -> Q:
+    """Every named problem at once (repeating `problem` narrows the list, like other filters)."""
+    condition = Q()
+    for name in names:
+        build = spec.problems.get(name)
+        if build is None:
+            offered = ", ".join(spec.problems) or "none on this list"
+            raise BadRequest(f"Unknown problem: {name}",
+                             fields={PROBLEM: [f"Choose one of: {offered}."]})
+        condition &= build()
+    return condition
+
+
 def _json_contains_supported() -> bool:
     from django.db import connection
 
@@ -177,6 +196,7 @@ def parse(params, spec: ListSpec, definitions=()) -> ListQuery:
         values = [v for v in params.getlist(name) if v != ""]
         if values:
             condition &= _filter_condition(name, values, spec, definitions)
+    condition &= _problem_condition([p for p in params.getlist(PROBLEM) if p], spec)
     tags = [t for t in params.getlist("tag") if t]
     since = params.get("updated_since")
     if since:

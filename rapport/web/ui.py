@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from rapport.core import selectors as core_selectors
 from rapport.core.errors import BadRequest, RapportError
-from rapport.core.listing import Page
+from rapport.core.listing import PROBLEM, Page
 
 # Query parameters that are not filters: they never make a list "filtered".
 NOT_FILTERS = {"sort", "cursor", "count", "limit", "view"}
@@ -100,7 +100,25 @@ def list_context(request, *, object_type: str, selector, spec, columns: list[Col
         "saved_views": list(core_selectors.saved_view_list(user=request.user,
                                                            object_type=object_type)),
         "owners": owners,
+        "active_problems": _active_problems(request.GET),
     }
+
+
+def _active_problems(params: QueryDict) -> list[dict]:
+    """The list's `problem=` filters as chips, each with the link that drops it alone.
+
+    The filter bar has no input for them, so its form carries them as hidden fields; without
+    that, applying another filter would silently widen the list.
+    """
+    names = [name for name in params.getlist(PROBLEM) if name]
+    chips = []
+    for name in names:
+        remaining = params.copy()
+        remaining.setlist(PROBLEM, [other for other in names if other != name])
+        remaining.pop("cursor", None)
+        chips.append({"name": name, "label": name.replace("_", " ").capitalize(),
+                      "remove_url": "?" + remaining.urlencode()})
+    return chips
 
 
 def _saved_query(params: QueryDict) -> str:
