@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "rapport.core.middleware.LoginRequiredMiddleware",
     "rapport.core.middleware.WriteSourceMiddleware",
     "rapport.api.middleware.JsonMethodNotAllowedMiddleware",
-    "rapport.api.middleware.RejectNulCharactersMiddleware",
+    "rapport.api.middleware.ApiInputGuardMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -216,3 +216,24 @@ def test_activity_pages_walk_in_order_without_repeats(org, api):
     days = [a["occurred_at"][:10] for a in first["items"] + rest["items"]]
     assert days == ["2026-11-05", "2026-11-04", "2026-11-03", "2026-11-02", "2026-11-01"]
     assert rest["next_cursor"] is None
+
+
+def test_no_two_api_schemas_share_a_name():
+    """The OpenAPI document keys schemas by class name: a second `PreviewOut` would silently
+    replace the first, and clients would be generated against the wrong shape."""
+    import importlib
+    import pkgutil
+
+    from ninja import Schema
+
+    import rapport
+
+    seen: dict[str, str] = {}
+    for module_info in pkgutil.walk_packages(rapport.__path__, "rapport."):
+        if not module_info.name.endswith(".schemas"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == module.__name__:
+                assert name not in seen, f"{name} is defined in {seen[name]} and {module.__name__}"
+                seen[name] = module.__name__

@@ -42,6 +42,7 @@ from rapport.activities.services import activity_create
 from rapport.automation.services import webhook_create
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.merging import merge_records
+from rapport.contacts.models import DuplicatePair
 from rapport.contacts.services import company_create, contact_create, record_delete
 from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
@@ -163,6 +164,8 @@ def world(db, settings, tmp_path):
     twin = contact_create(actor=admin, data={"first_name": "Twin", "email": "twin@fuzz.example"})
     twin2 = contact_create(actor=admin, data={"first_name": "Twin", "email": "twin2@fuzz.example"})
     _, merge = merge_records(actor=admin, object_type="contact", survivor_id=twin.pk, other_id=twin2.pk)
+    pair = DuplicatePair.objects.create(object_type="contact", first_id=contact.pk, second_id=twin.pk,
+                                        score=90, reasons=["Same phone"])
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -171,7 +174,7 @@ def world(db, settings, tmp_path):
         "owner_id": [admin.pk, other.pk], "webhook_id": [webhook.pk],
         "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
         "mailbox_id": [mailbox.pk], "import_id": [draft.pk],
-        "export_id": [export.pk], "merge_id": [merge.pk],
+        "export_id": [export.pk], "merge_id": [merge.pk], "pair_id": [pair.pk],
     }
     return token, ids
 

@@ -90,7 +90,7 @@ def _mount():
     from rapport.accounts.api import router as accounts_router
     from rapport.activities.api import router as activities_router
     from rapport.automation.api import router as webhooks_router
-    from rapport.contacts.api import companies, contacts, merges
+    from rapport.contacts.api import companies, contacts, duplicate_pairs, merges
     from rapport.core.api import router as core_router
     from rapport.mail.api import emails, mailboxes, templates
     from rapport.transfer.api import exports as exports_router
@@ -101,6 +101,7 @@ def _mount():
     api.add_router("/contacts", contacts)
     api.add_router("/companies", companies)
     api.add_router("/merges", merges)
+    api.add_router("/duplicates", duplicate_pairs)
     api.add_router("/activities", activities_router)
     api.add_router("/webhooks", webhooks_router)
     api.add_router("/email-templates", templates)

@@ -1,3 +1,5 @@
+import re
+
 from django.core.exceptions import RequestDataTooBig
 
 from rapport.api.responses import error_response
@@ -21,10 +23,15 @@ class JsonMethodNotAllowedMiddleware:
         return response
 
 
-class RejectNulCharactersMiddleware:
-    """A NUL character is never meaningful text, and PostgreSQL cannot store one.
+# A path segment of 19 digits or more is past the largest id either engine stores (2**63 - 1).
+_HUGE_ID = re.compile(r"/\d{19,}(?:/|$)")
 
-    Refused up front for every API body and query string, on both engines alike.
+
+class ApiInputGuardMiddleware:
+    """Input no endpoint can take, refused up front for every API request on both engines:
+
+    - a NUL character is never meaningful text, and PostgreSQL cannot store one;
+    - an id too large for a database integer names no record (a 404, not an overflow).
     """
 
     def __init__(self, get_response):
@@ -32,6 +39,8 @@ class RejectNulCharactersMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
+            if _HUGE_ID.search(request.path):
+                return error_response(404, "not_found", "Not found.")
             query = request.META.get("QUERY_STRING", "")
             try:
                 body = request.body if request.method in {"POST", "PUT", "PATCH"} else b""

@@ -1,6 +1,6 @@
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
-from ninja import Router
+from ninja import Router, Status
 from pydantic import ValidationError as PydanticValidationError
 
 from rapport.api.responses import (
@@ -10,7 +10,7 @@ from rapport.api.responses import (
     record_response,
 )
 from rapport.api.schemas import ERRORS
-from rapport.contacts import merging, selectors, services
+from rapport.contacts import duplicates, merging, selectors, services
 from rapport.contacts.models import MergeRecord
 from rapport.contacts.schemas import (
     BulkContactsIn,
@@ -23,8 +23,11 @@ from rapport.contacts.schemas import (
     ContactMergeOut,
     ContactOut,
     ContactPage,
+    DuplicateOut,
+    DuplicatePage,
     MergeIn,
     MergeRecordOut,
+    ScanIn,
 )
 from rapport.core.errors import NotFound, RapportError, ValidationFailed
 
@@ -35,7 +38,10 @@ LIST_DOC = (
     "Cursor-paginated. Parameters: `limit` (1-500), `cursor`, `q` (search), `sort` "
     "(a field, `-` for descending), `count=true`, filters `field=`, `field__gte=`, "
     "`field__lte=`, `field__in=a,b`, `field__contains=`, `tag=` (repeatable), "
-    "`custom__<key>=`, `updated_since=`. An unknown filter or sort is a 400."
+    "`custom__<key>=`, `updated_since=`, `problem=` (repeatable: contacts `no_email`, "
+    "`invalid_email`, `invalid_phone`, `no_owner`, `no_name`, `no_company`, `no_country`; "
+    "companies `no_domain`, `invalid_phone`, `no_owner`, `no_contacts`). An unknown filter or "
+    "sort is a 400."
 )
 
 
@@ -132,9 +138,10 @@ def list_companies(request, limit: str | None = None, cursor: str | None = None,
 
 
 @companies.post("", response={201: CompanyOut, **ERRORS})
-def create_company(request, payload: CompanyIn):
+def create_company(request, payload: CompanyIn, allow_duplicate: bool = False):
     def produce():
-        company = services.company_create(actor=request.auth, data=_sent(payload))
+        company = services.company_create(actor=request.auth, data=_sent(payload),
+                                          allow_duplicate=allow_duplicate)
         return record_response(selectors.company_get(user=request.auth, company_id=company.pk)
                                or company, CompanyOut, 201)
     return idempotent(request, produce)
@@ -219,3 +226,29 @@ merges = Router(tags=["contacts"])
 def undo_merge(request, merge_id: int):
     merging.merge_undo(actor=request.auth, merge_id=merge_id)
     return MergeRecord.objects.get(pk=merge_id)
+
+
+# Duplicates ---------------------------------------------------------------
+
+duplicate_pairs = Router(tags=["contacts"])
+
+
+@duplicate_pairs.get("", response={200: DuplicatePage, **ERRORS},
+                     description="Open pairs whose two records you can see, best first (at most 200).")
+def list_duplicates(request, object_type: str = "contact"):
+    if object_type not in duplicates.MODELS:
+        raise ValidationFailed(fields={"object_type": ["Choose contact or company."]})
+    return {"items": duplicates.queue(user=request.auth, object_type=object_type, limit=200)}
+
+
+@duplicate_pairs.post("/{int:pair_id}/dismiss", response={200: DuplicateOut, **ERRORS},
+                      description="Not a duplicate: remembered, never proposed again.")
+def dismiss_duplicate(request, pair_id: int):
+    return duplicates.dismiss(actor=request.auth, pair_id=pair_id)
+
+
+@duplicate_pairs.post("/scan", response={202: None, **ERRORS},
+                      description="Admins: scan every record of `object_type` for duplicates now.")
+def scan_duplicates(request, payload: ScanIn):
+    duplicates.scan_soon(actor=request.auth, object_type=payload.object_type)
+    return Status(202, None)

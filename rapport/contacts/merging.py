@@ -12,6 +12,7 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from rapport.contacts import duplicates
 from rapport.contacts.models import Company, Contact, MergeRecord
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.core import records
@@ -95,6 +96,8 @@ def merge_records(*, actor, object_type: str, survivor_id: int, other_id, choice
         object_type=object_type, survivor_id=survivor.pk, merged_id=other.pk, survivor_before=before,
         survivor_version=survivor.version, moved=moved,
         created_by=actor if getattr(actor, "pk", None) else None)
+    duplicates.mark_merged(actor=actor, object_type=object_type, survivor_id=survivor.pk,
+                           merged_id=other.pk)
     record_event(type=f"{object_type}.merged", obj=survivor, actor=actor, data={
         "merged_id": other.pk, "merge_id": merge.pk, "merged_name": str(other),
         "moved": {key: len(ids) for key, ids in moved.items()}})

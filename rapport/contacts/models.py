@@ -128,3 +128,49 @@ class MergeRecord(models.Model):
 
     def __str__(self):
         return f"{self.object_type} #{self.merged_id} merged into #{self.survivor_id}"
+
+
+class DuplicateStatus(models.TextChoices):
+    OPEN = "open", "To review"
+    MERGED = "merged", "Merged"
+    DISMISSED = "dismissed", "Not a duplicate"
+
+
+class DuplicatePair(models.Model):
+    """Two records a scan found alike, with how alike and why; "not a duplicate" is kept, so a
+    later scan never proposes the pair again."""
+
+    object_type = models.CharField(max_length=16)
+    first_id = models.BigIntegerField()   # the lower id
+    second_id = models.BigIntegerField()
+    score = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=list)
+    status = models.CharField(max_length=9, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
+    found_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "first_id", "second_id"],
+                                               name="duplicate_pair_once")]
+        indexes = [models.Index(fields=["object_type", "status", "-score", "id"], name="duplicate_queue")]
+
+    def __str__(self):
+        return f"{self.object_type} #{self.first_id} ~ #{self.second_id} ({self.score})"
+
+
+class DuplicateScan(models.Model):
+    """One run of the duplicate scan: how long it took and what it found."""
+
+    object_type = models.CharField(max_length=16)
+    status = models.CharField(max_length=8, default="running")  # running | done | failed
+    records = models.PositiveIntegerField(default=0)
+    pairs = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]

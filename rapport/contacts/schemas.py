@@ -161,3 +161,22 @@ class ContactMergeOut(Schema):
 class CompanyMergeOut(Schema):
     merge: MergeRecordOut
     record: CompanyOut
+
+
+class DuplicateOut(Schema):
+    id: int
+    object_type: str
+    first_id: int
+    second_id: int
+    score: int
+    reasons: list[str]
+    status: str
+    found_at: datetime
+
+
+class DuplicatePage(Schema):
+    items: list[DuplicateOut]
+
+
+class ScanIn(Forbid):
+    object_type: str = "contact"

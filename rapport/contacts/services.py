@@ -100,6 +100,17 @@ def _reject_duplicate_email(email: str, exclude_id=None):
                        existing_id=match["pk"])
 
 
+def _reject_duplicate_domain(domain: str, exclude_id=None):
+    """A company's domain names it: a second company with the same one is a duplicate."""
+    if not domain:
+        return
+    match = Company.objects.filter(domain=domain).exclude(pk=exclude_id).values("pk").first()
+    if match:
+        raise Conflict("A company with this domain exists.",
+                       fields={"domain": ["A company with this domain exists."]},
+                       existing_id=match["pk"])
+
+
 def clean_record(cleaners, data, object_type, current=None, definitions=None):
     """Clean fields, tags and custom fields together so one error names every bad field.
 
@@ -143,9 +154,12 @@ def new_contact(values: dict) -> Contact:
 
 
 @transaction.atomic
-def company_create(*, actor, data: dict) -> Company:
+def company_create(*, actor, data: dict, allow_duplicate: bool = False) -> Company:
     values, tags = clean_record(company_cleaners(actor), data, "company")
-    return records.create_record(new_company(values), actor=actor, tags=tags)
+    company = new_company(values)
+    if not allow_duplicate:
+        _reject_duplicate_domain(company.domain)
+    return records.create_record(company, actor=actor, tags=tags)
 
 
 @transaction.atomic
@@ -159,6 +173,8 @@ def company_update(*, actor, company_id: int, data: dict,
         setattr(company, field, value)
     if not company.name:
         raise ValidationFailed(fields={"name": ["This field is required."]})
+    if "domain" in values and values["domain"] != before.get("domain"):
+        _reject_duplicate_domain(company.domain, exclude_id=company.pk)
     return records.update_record(company, actor=actor, before=before, tags=tags)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rapport.contacts import merge_views, views
+from rapport.contacts import duplicate_views, merge_views, quality_views, views
 
 app_name = "contacts"
 
@@ -14,7 +14,11 @@ urlpatterns = [
     path("<int:contact_id>/delete/", views.contact_delete, name="delete"),
     path("<int:pk>/merge/", merge_views.merge_page, {"object_type": "contact"}, name="merge"),
     path("merges/<int:merge_id>/", merge_views.merge_result, name="merge_result"),
+    path("duplicates/", duplicate_views.review, name="duplicates"),
+    path("duplicates/scan/", duplicate_views.scan, name="duplicates_scan"),
+    path("duplicates/<int:pair_id>/dismiss/", duplicate_views.dismiss, name="duplicates_dismiss"),
     path("merges/<int:merge_id>/undo/", merge_views.merge_undo, name="merge_undo"),
+    path("data-quality/", quality_views.data_quality, name="data_quality"),
 ]
 
 company_urlpatterns = [

@@ -162,7 +162,8 @@ def _form_page(request, kind: Kind, *, record=None):
             try:
                 if record is None:
                     create = services.contact_create if is_contact else services.company_create
-                    saved = create(actor=request.user, data=data)
+                    saved = create(actor=request.user, data=data,
+                                   allow_duplicate=request.POST.get("allow_duplicate") == "1")
                     messages.success(request, f"{kind.noun.capitalize()} “{saved}” created.")
                 else:
                     update = services.contact_update if is_contact else services.company_update

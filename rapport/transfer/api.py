@@ -15,7 +15,7 @@ from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.history import to_json
 from rapport.transfer import selectors, services
 from rapport.transfer.downloads import export_file_response, failed_rows_response
-from rapport.transfer.schemas import ExportIn, ExportOut, ExportPage, ImportOut, ImportPage, PreviewOut
+from rapport.transfer.schemas import ExportIn, ExportOut, ExportPage, ImportOut, ImportPage, ImportPreviewOut
 
 router = Router(tags=["imports"])
 
@@ -91,7 +91,7 @@ def get_import(request, import_id: int):
     return _visible(request, import_id)
 
 
-@router.get("/{int:import_id}/preview", response={200: PreviewOut, **ERRORS},
+@router.get("/{int:import_id}/preview", response={200: ImportPreviewOut, **ERRORS},
             description="The first rows as they would be stored, with each row's action and problems.")
 def preview_import(request, import_id: int):
     plans = selectors.preview(_visible(request, import_id))

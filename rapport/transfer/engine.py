@@ -20,7 +20,7 @@ from django.utils import timezone
 from rapport.contacts import services as contact_services
 from rapport.contacts.selectors import company_visible
 from rapport.core import bulk
-from rapport.core.errors import NotFound, RapportError, ValidationFailed, VersionConflict
+from rapport.core.errors import Conflict, NotFound, RapportError, ValidationFailed, VersionConflict
 from rapport.transfer.kinds import kind_of
 from rapport.transfer.models import (
     ChangeAction,
@@ -190,7 +190,7 @@ def _update(settings: Settings, job, plan: RowPlan) -> ImportChange | None:
         return None
     try:
         updated = settings.kind.update(settings.actor, record.pk, data)
-    except (ValidationFailed, NotFound, VersionConflict) as exc:
+    except (ValidationFailed, Conflict, NotFound, VersionConflict) as exc:
         plan.action = Action.FAIL
         plan.problems.append({"column": "", "value": "", "reason": _reason(exc)})
         return None
@@ -267,7 +267,7 @@ def undo(job_id: int) -> ImportJob:
         try:
             with transaction.atomic():
                 kind.update(actor, change.object_id, dict(change.before))
-        except (ValidationFailed, NotFound, VersionConflict):
+        except (ValidationFailed, Conflict, NotFound, VersionConflict):
             kept += 1
     if kept:
         notes.append(f"{kept:,} updated record{'s were' if kept != 1 else ' was'} changed after "

@@ -57,6 +57,7 @@ KINDS = {
         update=_update_company,
         match_fields={"domain": "domain", "phone": "phone", "external_id": "external_id"},
         key_sources={"domain": ("domain",), "phone": ("phone",), "external_id": ("external_id",)},
+        unique_key="domain",
     ),
 }
 

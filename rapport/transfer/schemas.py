@@ -89,7 +89,7 @@ class ImportPage(Schema):
     items: list[ImportOut]
 
 
-class PreviewRowOut(Schema):
+class ImportPreviewRowOut(Schema):
     row: int
     action: str
     note: str
@@ -99,8 +99,8 @@ class PreviewRowOut(Schema):
     problems: list[ProblemOut]
 
 
-class PreviewOut(Schema):
-    rows: list[PreviewRowOut]
+class ImportPreviewOut(Schema):
+    rows: list[ImportPreviewRowOut]
     shown: int = PREVIEW_ROWS
 
 

@@ -14,6 +14,7 @@ from rapport.accounts.services import team_create, user_create
 from rapport.activities.choices import ActivityKind, CallOutcome, Priority
 from rapport.activities.services import activity_create
 from rapport.contacts.choices import CompanySize, LifecycleStage
+from rapport.contacts.models import Company
 from rapport.contacts.services import company_create, contact_create
 from rapport.core.context import write_source
 from rapport.core.errors import Conflict
@@ -68,7 +69,7 @@ def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> d
         for _ in range(max(1, contacts // 5)):
             with transaction.atomic():
                 name = fake.unique.company()
-                domain = slugify(name).replace("-", "")[:30] + ".example"
+                domain = _free_domain(slugify(name).replace("-", "")[:30])
                 companies.append(company_create(actor=admin, data={
                     "name": name, "owner_id": rng.choice(sellers).pk, "domain": domain,
                     "industry": rng.choice(INDUSTRIES),
@@ -137,6 +138,15 @@ def _automation(admin) -> None:
                         {"type": "create_task", "subject": "Book the kick-off call",
                          "due_in_days": 2, "priority": "high"},
                         {"type": "add_tag", "tag": "onboarding"}]})
+
+
+def _free_domain(base: str) -> str:
+    """`<base>.example`, numbered when an earlier company (or demo run) has it already."""
+    domain, n = f"{base}.example", 1
+    while Company.objects.filter(domain=domain).exists():
+        n += 1
+        domain = f"{base}{n}.example"
+    return domain
 
 
 def _activities(contact, owner, admin, rng, fake):

@@ -1,7 +1,8 @@
 """`rapport bench contacts --rows N` (bulk-seed a scratch database and measure the API),
 `rapport bench email --messages N` (sending against a plain smtplib loop) and
 `rapport bench events --events N` (dispatch through webhooks and rules) and
-`rapport bench import --rows N` (a CSV import beside the raw bulk insert).
+`rapport bench import --rows N` (a CSV import beside the raw bulk insert) and
+`rapport bench duplicates --rows N` (the duplicate scan's time).
 
 Refuses a database that already holds contacts unless --reuse is given; see
 docs/performance.md for how to point it at a scratch SQLite or PostgreSQL database.
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     help = "Benchmark Rapport against the raw database: bulk seeding and API latency."
 
     def add_arguments(self, parser):
-        parser.add_argument("target", choices=["contacts", "email", "events", "import"],
+        parser.add_argument("target", choices=["contacts", "email", "events", "import", "duplicates"],
                             help="What to benchmark.")
         parser.add_argument("--rows", type=int, default=1_000_000,
                             help="Contacts to seed, or rows to import (default 1,000,000).")
@@ -53,6 +54,8 @@ class Command(BaseCommand):
             return self._events(events, json_path)
         if target == "import":
             return self._import(rows, json_path)
+        if target == "duplicates":
+            return self._duplicates(rows, json_path)
         if rows < 100:
             raise CommandError("--rows must be at least 100.")
         if requests < 1 or concurrency < 1:
@@ -107,5 +110,19 @@ class Command(BaseCommand):
         except RuntimeError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(bench_imports.report(result))
+        if json_path:
+            contacts.write_json(result, json_path)
+
+    def _duplicates(self, rows: int, json_path: str | None):
+        from rapport.bench import contacts
+        from rapport.bench import duplicates as bench_duplicates
+
+        if rows < 1000:
+            raise CommandError("--rows must be at least 1,000.")
+        try:
+            result = bench_duplicates.run(rows=rows, out=lambda line="": self.stdout.write(line))
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(bench_duplicates.report(result))
         if json_path:
             contacts.write_json(result, json_path)
