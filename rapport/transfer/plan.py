@@ -277,8 +277,12 @@ def _existing(settings: Settings, key: str, values: set[str]) -> dict:
     column = settings.kind.match_fields[key]
     model = settings.kind.model
     lookup = {f"{column}__in": sorted(values)}
-    visible = {_fold(key, getattr(r, column)): r for r in
-               settings.kind.visible(settings.actor).filter(**lookup).order_by("-pk")}
+    visible = {}
+    # No ORDER BY: with one, PostgreSQL walked the primary key instead of the key's index.
+    for record in settings.kind.visible(settings.actor).filter(**lookup):
+        folded = _fold(key, getattr(record, column))
+        if folded not in visible or record.pk < visible[folded].pk:  # the oldest record wins
+            visible[folded] = record
     found = dict(visible)
     for value in model.objects.filter(**lookup).exclude(
             pk__in=[r.pk for r in visible.values()]).values_list(column, flat=True):
