@@ -309,3 +309,15 @@ def test_the_command_imports_with_a_dry_run_first(org, tmp_path, capsys):
 
     call_command("import", "contacts", str(path))
     assert Contact.objects.count() == 1
+
+
+def test_the_api_lists_imports_with_their_first_problems_in_a_fixed_number_of_queries(
+        org, api, django_assert_max_num_queries):
+    client = api(org.admin)
+    client.get("/imports")  # the token's first use is written once; not part of the count
+    for _ in range(3):
+        run_import(org.admin, csv_file(HUBSPOT, [hubspot_row(1, Email="bad"), hubspot_row(2, Email="x@")]))
+    with django_assert_max_num_queries(4):  # token, jobs with their users, failures
+        items = client.get("/imports").json()["items"]
+    assert [len(item["errors"]) for item in items] == [2, 2, 2]
+    assert items[0]["errors"][0]["row"] == 2

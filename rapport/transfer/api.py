@@ -15,7 +15,15 @@ from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.history import to_json
 from rapport.transfer import selectors, services
 from rapport.transfer.downloads import export_file_response, failed_rows_response
-from rapport.transfer.schemas import ExportIn, ExportOut, ExportPage, ImportOut, ImportPage, ImportPreviewOut
+from rapport.transfer.schemas import (
+    ERRORS_SHOWN,
+    ExportIn,
+    ExportOut,
+    ExportPage,
+    ImportOut,
+    ImportPage,
+    ImportPreviewOut,
+)
 
 router = Router(tags=["imports"])
 
@@ -83,7 +91,7 @@ def create_import(request, file: File[UploadedFile], object_type: Form[str] = "c
 @router.get("", response={200: ImportPage, **ERRORS},
             description="Your imports, newest first (an admin sees everyone's).")
 def list_imports(request):
-    return {"items": list(selectors.import_list(user=request.auth))}
+    return {"items": list(selectors.import_list(user=request.auth, failures=ERRORS_SHOWN))}
 
 
 @router.get("/{int:import_id}", response={200: ImportOut, **ERRORS})

@@ -4,10 +4,13 @@ import csv
 import io
 import itertools
 
+from django.db.models import F, Prefetch, Window
+from django.db.models.functions import RowNumber
+
 from rapport.core.permissions import is_admin
 from rapport.transfer.cells import neutralised
 from rapport.transfer.engine import settings_for
-from rapport.transfer.models import ExportJob, ImportJob, SavedMapping
+from rapport.transfer.models import ExportJob, ImportFailure, ImportJob, SavedMapping
 from rapport.transfer.plan import RowPlan, plan_batch
 from rapport.transfer.readers import open_table
 
@@ -15,11 +18,24 @@ PREVIEW_ROWS = 20
 PROBLEMS_HEADER = "Import problems"
 
 
-def import_list(*, user, limit: int = 50):
+def import_list(*, user, limit: int = 50, failures: int = 0):
+    """The user's imports (an admin's: everyone's), newest first; with `failures`, each job's
+    first that many failures come prefetched."""
     jobs = ImportJob.objects.select_related("created_by")
     if not is_admin(user):
         jobs = jobs.filter(created_by=user)
+    if failures:
+        jobs = with_first_failures(jobs, failures)
     return jobs.order_by("-created_at", "-id")[:limit]
+
+
+def with_first_failures(jobs, limit: int):
+    """Each job's first `limit` failures, prefetched in one query for a whole list of jobs
+    (the API lists each job with its first problems)."""
+    first = ImportFailure.objects.annotate(
+        position=Window(RowNumber(), partition_by=[F("job_id")], order_by=F("row_number").asc()),
+    ).filter(position__lte=limit).order_by("row_number")
+    return jobs.prefetch_related(Prefetch("failures", queryset=first))
 
 
 def import_get(*, user, job_id: int) -> ImportJob | None:

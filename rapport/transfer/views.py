@@ -29,6 +29,11 @@ def _page(request, template, context):
     return render(request, template, context)
 
 
+def _messages(exc: RapportError) -> list[str]:
+    """Every field's message, or the error's own when it names no field."""
+    return [m for ms in getattr(exc, "fields", {}).values() for m in ms] or [exc.message]
+
+
 def _job_or_404(request, job_id):
     job = selectors.import_get(user=request.user, job_id=job_id)
     if job is None:
@@ -45,7 +50,7 @@ def import_list(request):
                                          object_type=object_type)
             return redirect("imports:columns", job.pk)
         except RapportError as exc:
-            errors = [m for ms in getattr(exc, "fields", {}).values() for m in ms] or [exc.message]
+            errors = _messages(exc)
     return _page(request, "transfer/imports.html", {
         "jobs": selectors.import_list(user=request.user), "kinds": KINDS,
         "object_type": object_type if object_type in KINDS else "contact", "errors": errors,
@@ -73,7 +78,7 @@ def import_columns(request, job_id: int):
                                       save_as=request.POST.get("save_as", ""))
             return redirect("imports:preview", job.pk)
         except RapportError as exc:
-            errors = [m for ms in getattr(exc, "fields", {}).values() for m in ms] or [exc.message]
+            errors = _messages(exc)
     columns = [{"index": i, "header": h, "target": mapping.get(h, ""), "samples": samples}
                for i, (h, samples) in enumerate(zip(job.headers, _samples(job), strict=True))]
     return _page(request, "transfer/columns.html", {
