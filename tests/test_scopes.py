@@ -1,6 +1,7 @@
 """Visibility scopes: each role sees own, team or all records, everywhere alike."""
 
 import pytest
+from django.utils import timezone
 
 from rapport.contacts.models import Contact
 from rapport.contacts.selectors import contact_list, contact_visible, search_all
@@ -91,6 +92,31 @@ def test_a_revoked_token_stops_working(org):
     assert client.get("/contacts").status_code == 401
 
 
+def test_a_role_change_applies_to_the_users_next_api_request(org, api):
+    client = api(org.sales_a1)
+    other = contact_create(actor=org.admin, data={"first_name": "Theirs", "owner_id": org.sales_b1.pk})
+    assert client.get(f"/contacts/{other.pk}").status_code == 404
+    api().patch(f"/users/{org.sales_a1.pk}", {"role": "marketing"})
+    assert client.get(f"/contacts/{other.pk}").status_code == 200
+
+
+def test_a_token_revoked_by_another_server_process_stops_working_within_seconds(org, monkeypatch):
+    from rapport.accounts import services
+    from rapport.accounts.models import ApiToken
+    from tests.conftest import ApiClient
+
+    now = [1000.0]
+    monkeypatch.setattr(services, "_clock", lambda: now[0])
+    token, raw = services.token_create(user=org.sales_a1, name="laptop")
+    client = ApiClient(token=raw)
+    assert client.get("/contacts").status_code == 200
+    # Another process revokes it: this process has not heard, and remembers the user a while.
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert client.get("/contacts").status_code == 200
+    now[0] += services.TOKEN_USER_SECONDS + 0.01
+    assert client.get("/contacts").status_code == 401
+
+
 def test_activity_scopes_cover_owned_assigned_and_on_visible_records(org, api):
     from rapport.activities.selectors import activity_visible
     from rapport.activities.services import activity_create
@@ -114,10 +140,8 @@ def test_activity_scopes_cover_owned_assigned_and_on_visible_records(org, api):
 def test_a_token_acts_as_its_user_exactly_and_marks_its_use_once_a_minute(org):
     import datetime
 
-    from django.utils import timezone
-
     from rapport.accounts.models import ApiToken, User
-    from rapport.accounts.services import token_create, user_for_token
+    from rapport.accounts.services import forget_token_users, token_create, user_for_token
 
     User.objects.filter(pk=org.sales_a1.pk).update(last_login=timezone.now())
     token, raw = token_create(user=org.sales_a1, name="laptop")
@@ -132,6 +156,7 @@ def test_a_token_acts_as_its_user_exactly_and_marks_its_use_once_a_minute(org):
     user_for_token(raw)
     assert ApiToken.objects.get(pk=token.pk).last_used_at == first_use
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=first_use - datetime.timedelta(minutes=2))
+    forget_token_users()  # the next lookup reaches the database
     user_for_token(raw)
     assert ApiToken.objects.get(pk=token.pk).last_used_at > first_use
     assert user_for_token(raw[:-1] + "x") is None and user_for_token("nope") is None
