@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rapport.accounts",
     "rapport.contacts",
     "rapport.activities",
+    "rapport.sales",
     "rapport.automation",
     "rapport.mail",
     "rapport.workflows",

@@ -48,6 +48,8 @@ from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
 from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
+from rapport.sales.models import LostReason
+from rapport.sales.services import deal_contact_add, deal_create, deal_delete, pipeline_create
 from rapport.transfer.services import export_create, import_create
 from rapport.workflows.services import rule_create
 
@@ -166,6 +168,14 @@ def world(db, settings, tmp_path):
     _, merge = merge_records(actor=admin, object_type="contact", survivor_id=twin.pk, other_id=twin2.pk)
     pair = DuplicatePair.objects.create(object_type="contact", first_id=contact.pk, second_id=twin.pk,
                                         score=90, reasons=["Same phone"])
+    pipeline = pipeline_create(actor=admin, data={"name": "Fuzz pipeline"})
+    stage = pipeline.stages.get(name="Meeting")
+    deal = deal_create(actor=admin, data={"name": "Fuzz deal", "amount": "1200.00",
+                                          "stage_id": stage.pk, "company_id": company.pk})
+    deal_contact_add(actor=admin, deal_id=deal.pk, contact_id=contact.pk, role="champion")
+    binned = deal_create(actor=admin, data={"name": "Binned deal"})
+    deal_delete(actor=admin, deal_id=binned.pk)
+    reason = LostReason.objects.order_by("id").first()
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -175,6 +185,8 @@ def world(db, settings, tmp_path):
         "template_id": [template.pk], "email_id": [email.pk], "rule_id": [rule.pk],
         "mailbox_id": [mailbox.pk], "import_id": [draft.pk],
         "export_id": [export.pk], "merge_id": [merge.pk], "pair_id": [pair.pk],
+        "pipeline_id": [pipeline.pk, binned.pipeline_id], "stage_id": [stage.pk],
+        "deal_id": [deal.pk, binned.pk], "reason_id": [reason.pk],
     }
     return token, ids
 

@@ -143,7 +143,8 @@ def custom_fields(request):
     return _render(request, "accounts/custom_fields.html", "custom_fields", {
         "form": form,
         "groups": [("Contact fields", [d for d in definitions if d.object_type == "contact"]),
-                   ("Company fields", [d for d in definitions if d.object_type == "company"])],
+                   ("Company fields", [d for d in definitions if d.object_type == "company"]),
+                   ("Deal fields", [d for d in definitions if d.object_type == "deal"])],
     })
 
 

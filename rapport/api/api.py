@@ -93,6 +93,7 @@ def _mount():
     from rapport.contacts.api import companies, contacts, duplicate_pairs, merges
     from rapport.core.api import router as core_router
     from rapport.mail.api import emails, mailboxes, templates
+    from rapport.sales.api import deals, lost_reasons, pipelines
     from rapport.transfer.api import exports as exports_router
     from rapport.transfer.api import router as imports_router
     from rapport.workflows.api import router as rules_router
@@ -103,6 +104,9 @@ def _mount():
     api.add_router("/merges", merges)
     api.add_router("/duplicates", duplicate_pairs)
     api.add_router("/activities", activities_router)
+    api.add_router("/pipelines", pipelines)
+    api.add_router("/deals", deals)
+    api.add_router("/lost-reasons", lost_reasons)
     api.add_router("/webhooks", webhooks_router)
     api.add_router("/email-templates", templates)
     api.add_router("/emails", emails)
