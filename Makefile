@@ -23,6 +23,7 @@ $(VENDOR): package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(dir $@)
 	@cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map $(dir $@)
+	@cp node_modules/sortablejs/Sortable.min.js $(dir $@)
 	@touch $@
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
