@@ -97,7 +97,7 @@ def test_rules_over_the_api(api, org):
     assert [r["dry_run"] for r in runs] == [False, True]  # newest first: the live run, the try
     run = runs[0]
     assert run["status"] == "done" and run["steps"][0]["detail"].startswith("If: Added the tag")
-    bad = client.post("/rules", {"name": "x", "object_type": "deal", "trigger": {"type": "created"},
+    bad = client.post("/rules", {"name": "x", "object_type": "ticket", "trigger": {"type": "created"},
                                  "actions": [{"type": "add_tag", "tag": "x"}]})
     assert bad.status_code == 422 and "object_type" in bad.json()["error"]["fields"]
     refused = api(org.manager_a).get("/rules")

@@ -24,6 +24,8 @@ class Activity(CRMModel):
                                 on_delete=models.CASCADE, related_name="activities")
     company = models.ForeignKey("contacts.Company", null=True, blank=True,
                                 on_delete=models.CASCADE, related_name="activities")
+    deal = models.ForeignKey("sales.Deal", null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="activities")
     occurred_at = models.DateTimeField(default=timezone.now)
 
     direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
@@ -52,6 +54,7 @@ class Activity(CRMModel):
         indexes = [
             models.Index(fields=["contact", "-occurred_at", "-id"], name="activity_contact"),
             models.Index(fields=["company", "-occurred_at", "-id"], name="activity_company"),
+            models.Index(fields=["deal", "-occurred_at", "-id"], name="activity_deal"),
             models.Index(fields=["occurred_at", "id"], name="activity_time",
                          condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["assignee", "completed_at", "due_date"], name="activity_tasks"),

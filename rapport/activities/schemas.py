@@ -12,6 +12,7 @@ class ActivityIn(Schema):
     body: str | None = None
     contact_id: int | None = None
     company_id: int | None = None
+    deal_id: int | None = None
     occurred_at: str | None = None
     direction: str | None = None
     duration_seconds: int | None = None
@@ -41,6 +42,7 @@ class ActivityOut(Schema):
     body_html: str
     contact_id: int | None
     company_id: int | None
+    deal_id: int | None
     occurred_at: datetime
     direction: str
     duration_seconds: int | None

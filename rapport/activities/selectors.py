@@ -14,13 +14,14 @@ from rapport.core import listing
 from rapport.core.events import events_for
 from rapport.core.listing import Field, ListSpec
 from rapport.core.permissions import owner_filter
+from rapport.sales.selectors import deal_visible
 
 ACTIVITY_LIST = ListSpec(
     object_type="activity",
     default_sort="-occurred_at",
     fields={
         "kind": Field("choice", choices=tuple(ActivityKind.values)),
-        "contact_id": Field("ref"), "company_id": Field("ref"),
+        "contact_id": Field("ref"), "company_id": Field("ref"), "deal_id": Field("ref"),
         "owner_id": Field("ref"), "assignee_id": Field("ref"),
         "occurred_at": Field("datetime", sortable=True),
         "created_at": Field("datetime", sortable=True),
@@ -37,6 +38,7 @@ def activity_visible(*, user):
         | Q(assignee=user)
         | Q(contact__in=contact_visible(user=user).values("id"))
         | Q(company__in=company_visible(user=user).values("id"))
+        | Q(deal__in=deal_visible(user=user).values("id"))
     )
 
 
@@ -61,7 +63,7 @@ class TimelineItem:
 
 
 def timeline(*, record, limit: int = 50) -> list[TimelineItem]:
-    """Activities and history events of a contact or company, newest first.
+    """Activities and history events of a contact, company or deal, newest first.
 
     The caller has already checked that the user may see `record`; everything
     on a visible record is visible with it.
@@ -70,6 +72,8 @@ def timeline(*, record, limit: int = 50) -> list[TimelineItem]:
         activities = Activity.objects.filter(
             Q(company=record) | Q(contact__company=record)
         )
+    elif record.object_type == "deal":
+        activities = Activity.objects.filter(deal=record)
     else:
         activities = Activity.objects.filter(contact=record)
     activities = list(

@@ -25,6 +25,8 @@ from rapport.core.errors import BadRequest, NotFound, ValidationFailed
 from rapport.core.history import snapshot
 from rapport.core.listing import parse_when
 from rapport.core.normalise import normalise_email
+from rapport.sales.selectors import deal_visible
+from rapport.sales.services import deal_touch
 
 MAX_DURATION = 24 * 3600
 
@@ -79,6 +81,7 @@ def _cleaners(actor):
         "body": text(100_000, multiline=True),
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "company_id": reference(company_visible(user=actor), "company"),
+        "deal_id": reference(deal_visible(user=actor), "deal"),
         "occurred_at": _when, "direction": optional_choice(Direction),
         "duration_seconds": _duration, "outcome": optional_choice(CallOutcome),
         "starts_at": _when, "ends_at": _when, "location": text(200),
@@ -92,8 +95,9 @@ def _cleaners(actor):
 
 def _check_kind_rules(activity: Activity):
     errors = {}
-    if activity.kind != ActivityKind.TASK and not (activity.contact_id or activity.company_id):
-        errors["contact_id"] = ["Attach this to a contact or a company."]
+    if activity.kind != ActivityKind.TASK and not (activity.contact_id or activity.company_id
+                                                   or activity.deal_id):
+        errors["contact_id"] = ["Attach this to a contact, a company or a deal."]
     if activity.kind == ActivityKind.TASK and not activity.subject:
         errors["subject"] = ["Say what needs doing."]
     if activity.kind == ActivityKind.NOTE and not activity.body:
@@ -121,6 +125,8 @@ def _apply(activity: Activity, values: dict):
         activity.occurred_at = timezone.now()
     if activity.company_id is None and activity.contact_id:
         activity.company_id = activity.contact.company_id
+    if activity.company_id is None and activity.deal_id:
+        activity.company_id = activity.deal.company_id
     activity.body_html = render_markdown(activity.body)
 
 
@@ -132,7 +138,9 @@ def activity_create(*, actor, data: dict) -> Activity:
     if activity.kind == ActivityKind.TASK and activity.assignee_id is None:
         activity.assignee = actor
     _check_kind_rules(activity)
-    return records.create_record(activity, actor=actor)
+    activity = records.create_record(activity, actor=actor)
+    _touch_deal(activity)
+    return activity
 
 
 @transaction.atomic
@@ -147,7 +155,20 @@ def activity_update(*, actor, activity_id: int, data: dict,
         raise ValidationFailed(fields={"kind": ["The kind of an activity cannot change."]})
     _apply(activity, values)
     _check_kind_rules(activity)
-    return records.update_record(activity, actor=actor, before=before)
+    activity = records.update_record(activity, actor=actor, before=before)
+    _touch_deal(activity)
+    return activity
+
+
+def _touch_deal(activity: Activity) -> None:
+    """Something happened on the deal: its rotting clock restarts (a task only once done)."""
+    if not activity.deal_id:
+        return
+    if activity.kind == ActivityKind.TASK:
+        if activity.completed_at:
+            deal_touch(deal_ids=[activity.deal_id], at=activity.completed_at)
+        return
+    deal_touch(deal_ids=[activity.deal_id], at=min(activity.occurred_at, timezone.now()))
 
 
 def task_set_done(*, actor, activity_id: int, done: bool) -> Activity:

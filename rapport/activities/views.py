@@ -14,12 +14,21 @@ from rapport.activities.ics import meeting_ics
 from rapport.contacts import selectors as contact_selectors
 from rapport.core import selectors as core_selectors
 from rapport.core.errors import NotFound, RapportError
-from rapport.web.ui import apply_errors, safe_next
+from rapport.sales import selectors as sales_selectors
+from rapport.web.ui import apply_errors, record_page, safe_next
 
 KINDS = [ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL,
          ActivityKind.TASK]
 EVENT_VERBS = {"created": "created this record", "deleted": "moved this record to the trash",
-               "restored": "restored this record from the trash", "merged": "merged a record in"}
+               "restored": "restored this record from the trash", "merged": "merged a record in",
+               "won": "marked this deal won", "lost": "marked this deal lost",
+               "contact_added": "added a contact to this deal",
+               "contact_removed": "removed a contact from this deal",
+               "contact_updated": "changed a contact's role on this deal"}
+# Shown by the change they follow from (a move's stage and status), or by an event of their
+# own (deal.won, deal.lost): listing them again would only repeat it.
+HIDDEN_CHANGES = {"stage_entered_at", "won_at", "lost_at", "closed_at", "last_activity_at"}
+HIDDEN_EVENTS = {"stage_changed"}
 FIELD_LABELS = {"owner": "Owner", "company": "Company", "tags": "Tags",
                 "custom_fields": "Custom fields"}
 
@@ -38,13 +47,11 @@ def _field_label(model, name: str, definitions: dict) -> str:
         return name.replace("_", " ").capitalize()
 
 
-def _shown(value, name: str, users: dict, companies: dict) -> str:
+def _shown(value, name: str, names: dict) -> str:
     if value in (None, "", [], {}):
         return "—"
-    if name == "owner":
-        return str(users.get(value, f"user #{value}"))
-    if name == "company":
-        return companies.get(value, f"company #{value}")
+    if name in names:
+        return str(names[name].get(value, f"{name.replace('_', ' ')} #{value}"))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if isinstance(value, bool):
@@ -65,21 +72,29 @@ def describe_events(request, record, items) -> None:
             target = owner_ids if name == "owner" else company_ids if name == "company" else None
             if target is not None:
                 target.update(v for v in pair if isinstance(v, int))
-    users = {u.pk: u for u in account_selectors.user_list().filter(pk__in=owner_ids)} \
-        if owner_ids else {}
-    companies = {c.pk: c.name for c in contact_selectors.records_by_ids(
-        user=request.user, object_type="company", ids=company_ids)} if company_ids else {}
+    names = {
+        "owner": {u.pk: u for u in account_selectors.user_list().filter(pk__in=owner_ids)}
+        if owner_ids else {},
+        "company": {c.pk: c.name for c in contact_selectors.records_by_ids(
+            user=request.user, object_type="company", ids=company_ids)} if company_ids else {},
+    }
+    if record.object_type == "deal":
+        names.update(sales_selectors.reference_names())
     model = type(record)
+    items[:] = [i for i in items
+                if i.event is None or i.event.type.rsplit(".", 1)[-1] not in HIDDEN_EVENTS]
     for item in items:
         event = item.event
         if event is None:
             continue
         action = event.type.rsplit(".", 1)[-1]
         item.verb = EVENT_VERBS.get(action, "changed")
+        if action == "lost" and event.data.get("lost_reason"):
+            item.verb += f": {event.data['lost_reason']}"
         item.lines = [
-            (_field_label(model, name, definitions), _shown(old, name, users, companies),
-             _shown(new, name, users, companies))
-            for name, (old, new) in event.changes.items()
+            (_field_label(model, name, definitions), _shown(old, name, names),
+             _shown(new, name, names))
+            for name, (old, new) in event.changes.items() if name not in HIDDEN_CHANGES
         ] if action == "updated" else []
 
 
@@ -109,10 +124,11 @@ def _composer(request, record, kind, form=None) -> dict:
 
 
 def _record_from(request, source):
-    """The contact or company an activity is being added to, if the user may see it."""
+    """The contact, company or deal an activity is being added to, if the user may see it."""
     for field, getter, arg in (
         ("contact_id", contact_selectors.contact_get, "contact_id"),
         ("company_id", contact_selectors.company_get, "company_id"),
+        ("deal_id", sales_selectors.deal_get, "deal_id"),
     ):
         raw = source.get(field, "")
         if raw.isdigit():
@@ -155,9 +171,7 @@ def activity_create(request):
         else:
             messages.error(request, "The activity could not be added: "
                            + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-        return redirect(safe_next(request, reverse(
-            f"{'contacts' if record.object_type == 'contact' else 'companies'}:detail",
-            args=[record.pk])))
+        return redirect(safe_next(request, record_page(record.object_type, record.pk)))
     context = {"composer": _composer(request, record, kind,
                                      None if activity else form)}
     if activity:

@@ -18,8 +18,9 @@ from rapport.core.tags import get_or_create_tags, set_tags
 
 def tracked_fields(instance) -> list[str]:
     skip = {"id", "created_at", "updated_at", "created_by", "version", "deleted_at", "tags"}
+    # Generated columns (a deal's sort keys) follow from the fields they are computed from.
     return [
-        f.name for f in instance._meta.concrete_fields if f.name not in skip
+        f.name for f in instance._meta.concrete_fields if f.name not in skip and not f.generated
     ]
 
 

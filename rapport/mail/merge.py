@@ -18,6 +18,7 @@ MERGE_FIELDS = {
                 "lifecycle_stage", "city", "country"),
     "company": ("name", "domain", "website", "industry", "phone", "city", "country"),
     "sender": ("full_name", "first_name", "email"),
+    "deal": ("name", "amount", "currency", "stage", "next_step", "expected_close_date"),
 }
 FILTERS = frozenset({
     "default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars",

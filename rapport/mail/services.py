@@ -39,6 +39,7 @@ from rapport.mail.models import (
     SenderIdentity,
 )
 from rapport.mail.rendering import Rendered, render_parts
+from rapport.sales.selectors import deal_contacts, deal_visible
 
 MAX_ATTEMPTS = 8
 LEASE = datetime.timedelta(minutes=5)  # renewed every FLUSH_EVERY messages while sending
@@ -163,7 +164,8 @@ def sender_addresses(user, identity: SenderIdentity) -> tuple[str, str, str]:
 
 # Composing ----------------------------------------------------------------------------
 
-def merge_context(*, contact: Contact | None, company: Company | None, sender) -> dict:
+def merge_context(*, contact: Contact | None, company: Company | None, sender,
+                  deal=None) -> dict:
     """Plain text only: a template never sees a record, so it cannot reach beyond its fields."""
     def fields(obj, names, extra=None):
         values = {name: str(getattr(obj, name, "") or "") for name in names} if obj else {}
@@ -176,6 +178,9 @@ def merge_context(*, contact: Contact | None, company: Company | None, sender) -
         "company": fields(company, merge.MERGE_FIELDS["company"]),
         "sender": {"full_name": sender.full_name, "email": sender.email,
                    "first_name": (sender.full_name or "").split(" ")[0]},
+        "deal": {"name": deal.name, "amount": f"{deal.amount:,.2f}", "currency": deal.currency,
+                 "stage": deal.stage.name, "next_step": deal.next_step,
+                 "expected_close_date": deal.expected_close_date or ""} if deal else {},
     }
 
 
@@ -205,6 +210,7 @@ def _compose_cleaners(actor):
     return {
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "company_id": reference(company_visible(user=actor), "company"),
+        "deal_id": reference(deal_visible(user=actor), "deal"),
         "template_id": reference(EmailTemplate.objects.all(), "template"),
         "to": listed(normalise_email, max_items=50),
         "cc": listed(normalise_email, max_items=50),
@@ -232,8 +238,16 @@ def _prepare(actor, data: dict):
         values.setdefault("body", template.body)
         values["subject"] = values["subject"] or template.subject
         values["body"] = values["body"] or template.body
+    deal = (deal_visible(user=actor, pk=values["deal_id"]).select_related("stage").first()
+            if values.get("deal_id") else None)
+    if deal and not values.get("contact_id"):
+        # From a deal page: to the deal's first contact the sender may see.
+        people = deal_contacts(user=actor, deal=deal)
+        people = [p for p in people if p.email] or people
+        values["contact_id"] = people[0].contact_id if people else None
     contact = Contact.objects.filter(pk=values.get("contact_id")).first()
-    company_id = values.get("company_id") or (contact.company_id if contact else None)
+    company_id = (values.get("company_id") or (contact.company_id if contact else None)
+                  or (deal.company_id if deal else None))
     # The contact's company fills company.* only if the sender may see it (and it is not trashed).
     company = company_visible(user=actor).filter(pk=company_id).first() if company_id else None
     errors = {}
@@ -242,17 +256,18 @@ def _prepare(actor, data: dict):
     for name in ("to", "subject", "body"):
         if not values.get(name):
             errors[name] = ["This field is required."]
-    if not (contact or company):
-        errors["contact_id"] = ["Send the email from a contact or a company."]
+    if not (contact or company or deal):
+        errors["contact_id"] = ["Send the email from a contact, a company or a deal."]
     if errors:
         raise ValidationFailed(fields=errors)
     identity = identity_for(actor)
     rendered = render_parts(subject=values["subject"], body=values["body"],
-                            context=merge_context(contact=contact, company=company, sender=actor),
+                            context=merge_context(contact=contact, company=company, sender=actor,
+                                                  deal=deal),
                             signature=identity.signature)
     if not rendered.subject:
         raise ValidationFailed(fields={"subject": ["The subject is empty once merged."]})
-    return rendered, values, contact, company, template, identity
+    return rendered, values, contact, company, deal, template, identity
 
 
 @transaction.atomic
@@ -262,13 +277,13 @@ def email_send(*, actor, data: dict, files=()) -> OutboundEmail:
     `files` holds (filename, content type or None, bytes) for each attachment.
     """
     attachments = _attachments(files)
-    rendered, values, contact, company, template, identity = _prepare(actor, data)
+    rendered, values, contact, company, deal, template, identity = _prepare(actor, data)
     from_header, envelope_from, reply_to = sender_addresses(actor, identity)
     message_id = _message_id(envelope_from)
     activity = activity_create(actor=actor, data={
         "kind": "email", "direction": "outbound", "subject": rendered.subject[:200],
         "body": rendered.text, "contact_id": contact.pk if contact else None,
-        "company_id": company.pk if company else None,
+        "company_id": company.pk if company else None, "deal_id": deal.pk if deal else None,
         "email_from": envelope_from, "email_to": values["to"] + values.get("cc", []),
     })
     Activity.objects.filter(pk=activity.pk).update(email_message_id=message_id,

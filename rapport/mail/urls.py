@@ -16,6 +16,7 @@ compose_urlpatterns = [
          name="compose_contact"),
     path("companies/<int:pk>/email/", views.compose, {"object_type": "company"},
          name="compose_company"),
+    path("deals/<int:pk>/email/", views.compose, {"object_type": "deal"}, name="compose_deal"),
 ]
 
 mailbox_urlpatterns = [

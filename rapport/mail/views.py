@@ -14,7 +14,8 @@ from rapport.core.permissions import is_admin
 from rapport.mail import inbound, merge, selectors, services, transport
 from rapport.mail.forms import ComposeForm, IdentityForm, TemplateForm
 from rapport.mail.inbound_forms import MailboxForm
-from rapport.web.ui import apply_errors, safe_next
+from rapport.sales import selectors as sales_selectors
+from rapport.web.ui import apply_errors, record_page, safe_next
 
 
 def _settings_page(request, template, context, section="email"):
@@ -116,23 +117,35 @@ def template_delete(request, template_id: int):
     return redirect("mail:templates")
 
 
+SECTIONS = {"contact": ("Contacts", "contacts:list"), "company": ("Companies", "companies:list"),
+            "deal": ("Deals", "deals:board")}
+
+
 def _record(request, object_type: str, pk: int):
     if object_type == "contact":
         record = contact_selectors.contact_page(user=request.user, contact_id=pk)
-        url = reverse("contacts:detail", args=[pk])
+    elif object_type == "deal":
+        record = sales_selectors.deal_get(user=request.user, deal_id=pk)
     else:
         record = contact_selectors.company_page(user=request.user, company_id=pk)
-        url = reverse("companies:detail", args=[pk])
     if record is None:
         raise Http404()
-    return record, url
+    return record, record_page(object_type, pk)
+
+
+def _default_recipient(request, record) -> str:
+    if record.object_type == "deal":
+        people = [p for p in sales_selectors.deal_contacts(user=request.user, deal=record)
+                  if p.email]
+        return people[0].email if people else ""
+    return getattr(record, "email", "")
 
 
 def compose(request, object_type: str, pk: int):
     """Write (or start from a template), preview with the record's details, then send."""
     record, record_url = _record(request, object_type, pk)
     template_list = list(selectors.template_list())
-    initial = {"to": getattr(record, "email", "")}
+    initial = {"to": _default_recipient(request, record)}
     chosen = request.GET.get("template")
     if chosen and chosen.isdigit():
         template = selectors.template_get(template_id=int(chosen))
@@ -159,6 +172,7 @@ def compose(request, object_type: str, pk: int):
             apply_errors(form, exc)
     return render(request, "mail/compose.html", {
         "form": form, "record": record, "record_url": record_url, "object_type": object_type,
+        "section_label": SECTIONS[object_type][0], "section_url": reverse(SECTIONS[object_type][1]),
         "preview": preview, "templates": template_list, "transport": transport.configured(),
     })
 

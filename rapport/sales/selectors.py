@@ -113,8 +113,8 @@ def deal_visible(*, user, trashed: bool = False, **lookups):
     return Deal.all_objects.filter(in_scope(user, "deal", deleted_at__isnull=not trashed, **lookups))
 
 
-def _deal_rows(rows):
-    return rows.select_related("stage").annotate(tag_names=tag_names(Deal))
+def _deal_rows(rows, related=()):
+    return rows.select_related("stage", *related).annotate(tag_names=tag_names(Deal))
 
 
 def _filtered(user, params, spec) -> tuple:
@@ -151,9 +151,10 @@ def _with_idle_since(deals):
                                            Coalesce("last_activity_at", "stage_entered_at")))
 
 
-def deal_list(*, user, params) -> listing.Page:
+def deal_list(*, user, params, related=()) -> listing.Page:
+    """`related`: foreign keys to read with each row (the web list shows owner and company)."""
     query, deals = _filtered(user, params, DEAL_LIST)
-    return listing.paginate(deals, query, DEAL_LIST, rows=_deal_rows)
+    return listing.paginate(deals, query, DEAL_LIST, rows=lambda rows: _deal_rows(rows, related))
 
 
 def deal_get(*, user, deal_id: int) -> Deal | None:
@@ -227,6 +228,18 @@ def deal_contacts(*, user, deal: Deal, contact_id: int | None = None) -> list[De
     return list(rows.values())
 
 
+def deal_contact_choices(*, user, deal: Deal, limit: int = 500) -> tuple[list, list]:
+    """Contacts `user` may put on `deal`, for a form's select, leaving out those on it:
+    (the people at the deal's company, everyone else), each by name; two queries at most."""
+    candidates = (contact_visible(user=user)
+                  .exclude(pk__in=DealContact.objects.filter(deal=deal).values("contact_id"))
+                  .only("id", "first_name", "last_name", "email", "company_id")
+                  .order_by("last_name", "first_name", "id"))
+    at_company = list(candidates.filter(company_id=deal.company_id)[:limit]) \
+        if deal.company_id else []
+    others = candidates.exclude(company_id=deal.company_id) if deal.company_id else candidates
+    return at_company, list(others[:limit])
+
 def trash_list(*, user, limit: int = 200):
     return deal_visible(user=user, trashed=True).order_by("-deleted_at")[:limit]
 
@@ -250,11 +263,13 @@ class Board:
     now: datetime.datetime
 
 
-def board(*, user, pipeline: Pipeline, params) -> Board:
+def board(*, user, pipeline: Pipeline, params, related=(), closed_cards: bool = True) -> Board:
     """A pipeline's stages, each with its deal count, total and weighted total per currency,
     and its first `limit` deals (default 50) in `sort` order: three queries whatever the
     number of stages or deals. `params` filter like the deal list (owner_id, team_id,
-    expected_close_date__gte, status, tag, q, ...)."""
+    expected_close_date__gte, status, tag, q, ...). `related`: foreign keys read with each
+    card; `closed_cards=False` leaves the won and lost stages' cards out (their counts and
+    totals stay), for a board that shows them as drop zones."""
     query, deals = _filtered(user, params, BOARD)
     deals = deals.filter(pipeline=pipeline)
     stages = list(active_stages().filter(pipeline=pipeline))
@@ -281,7 +296,8 @@ def board(*, user, pipeline: Pipeline, params) -> Board:
     sort_name = query.sort.lstrip("-")
     path = BOARD.fields[sort_name].path or sort_name
     order = [F(path).desc(), F("id").desc()] if query.sort.startswith("-") else [F(path).asc(), "id"]
-    cards = (_deal_rows(deals.filter(stage_id__in=columns))
+    carded = [pk for pk, column in columns.items() if closed_cards or not column.stage.is_closed]
+    cards = (_deal_rows(deals.filter(stage_id__in=carded), related)
              .annotate(card=Window(RowNumber(), partition_by=[F("stage_id")], order_by=order))
              .filter(card__lte=query.limit + 1).order_by("stage_id", "card"))
     for deal in cards:
@@ -295,3 +311,13 @@ def board(*, user, pipeline: Pipeline, params) -> Board:
 
 def _money(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def reference_names() -> dict[str, dict[int, str]]:
+    """Names of every pipeline, stage and lost reason, archived ones too, by id: for showing
+    a deal's history (these tables hold tens of rows, not thousands)."""
+    return {
+        "pipeline": dict(Pipeline.objects.values_list("id", "name")),
+        "stage": dict(Stage.objects.values_list("id", "name")),
+        "lost_reason": dict(LostReason.objects.values_list("id", "name")),
+    }

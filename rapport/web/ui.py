@@ -161,3 +161,12 @@ def safe_next(request, fallback: str) -> str:
 
 def split_list(value: str) -> list[str]:
     return [part.strip() for part in (value or "").replace(";", ",").split(",") if part.strip()]
+
+
+RECORD_PAGES = {"contact": "contacts:detail", "company": "companies:detail",
+                "deal": "deals:detail"}
+
+
+def record_page(object_type: str, pk: int) -> str:
+    """The URL of a contact's, company's or deal's own page."""
+    return reverse(RECORD_PAGES[object_type], args=[pk])

@@ -15,12 +15,14 @@ from rapport.automation.services import queue_delivery
 from rapport.contacts.services import company_update, contact_update
 from rapport.core.errors import ValidationFailed
 from rapport.mail.services import email_send
+from rapport.sales.services import deal_update
 from rapport.workflows import conditions
 from rapport.workflows.models import Rule
 
 UPDATERS = {
     "contact": lambda actor, pk, data: contact_update(actor=actor, contact_id=pk, data=data),
     "company": lambda actor, pk, data: company_update(actor=actor, company_id=pk, data=data),
+    "deal": lambda actor, pk, data: deal_update(actor=actor, deal_id=pk, data=data),
 }
 
 
@@ -83,7 +85,7 @@ def create_task(action, rule, record, actor) -> str:
 
 
 def send_email(action, rule, record, actor) -> str:
-    email = email_send(actor=actor, data={"contact_id": record.pk,
+    email = email_send(actor=actor, data={f"{rule.object_type}_id": record.pk,
                                           "template_id": action["template_id"]})
     return f"Queued “{email.subject}” to {', '.join(email.to)}."
 

@@ -26,7 +26,7 @@ def list_rules(request):
 
 
 @router.post("", response={201: RuleOut, **ERRORS},
-             description="A rule: `object_type` (contact, company), `trigger`, `conditions`, "
+             description="A rule: `object_type` (contact, company, deal), `trigger`, `conditions`, "
                          "`actions` (see the API guide). Created switched off unless "
                          "`is_active` is true; switching on is refused if rules would loop.")
 def create_rule(request, payload: RuleIn):

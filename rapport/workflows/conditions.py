@@ -3,23 +3,27 @@
 import datetime
 
 from rapport.contacts.models import Company, Contact
+from rapport.sales.models import Deal
 
-MODELS = {"contact": Contact, "company": Company}
+MODELS = {"contact": Contact, "company": Company, "deal": Deal}
+# What conditions may read through each record (spec.READABLE), joined in the same query.
+RELATED = {"contact": ("company", "owner"), "company": ("owner",),
+           "deal": ("company", "owner", "stage", "lost_reason")}
 
 
-def _readable(object_type: str):
-    related = ("company", "owner") if object_type == "contact" else ("owner",)
-    return MODELS[object_type].objects.select_related(*related).prefetch_related("tags")
+def readable(object_type: str):
+    return (MODELS[object_type].objects.select_related(*RELATED[object_type])
+            .prefetch_related("tags"))
 
 
 def load(object_type: str, object_id: int):
     """The live record with what conditions may read through it, or None if gone or trashed."""
-    return _readable(object_type).filter(pk=object_id).first()
+    return readable(object_type).filter(pk=object_id).first()
 
 
 def load_many(object_type: str, ids) -> dict:
     """Live records by id, read in three queries however many there are."""
-    return {record.pk: record for record in _readable(object_type).filter(pk__in=list(ids))}
+    return {record.pk: record for record in readable(object_type).filter(pk__in=list(ids))}
 
 
 def value_of(record, field: str):

@@ -12,7 +12,7 @@ import datetime
 import logging
 import uuid
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from rapport.core.context import caused_by
@@ -149,15 +149,14 @@ def _fire_timed_rule(rule: Rule, now: datetime.datetime) -> int:
         target = timezone.localdate(now) - datetime.timedelta(days=rule.trigger["offset_days"])
         records, prefix = _records_on(rule, target), f"date:{target.isoformat()}"
     elif kind == "schedule":
-        records = conditions.MODELS[rule.object_type].objects.all()
+        records = conditions.readable(rule.object_type)
         prefix = f"schedule:{_slot(now, rule.trigger['every'])}"
     else:
         return 0
     started, scanned, last_id = 0, 0, 0
     # Keyset pages until the cap of runs started, so every matching record gets its turn.
     while started < SCHEDULE_CAP and scanned < SCHEDULE_SCAN_CAP:
-        page = list(records.filter(pk__gt=last_id).order_by("pk")
-                    .select_related(*_related(rule)).prefetch_related("tags")[:500])
+        page = list(records.filter(pk__gt=last_id).order_by("pk")[:500])
         if not page:
             break
         scanned += len(page)
@@ -176,19 +175,16 @@ def _fire_timed_rule(rule: Rule, now: datetime.datetime) -> int:
     return started
 
 
-def _related(rule) -> tuple:
-    return ("company", "owner") if rule.object_type == "contact" else ("owner",)
-
-
 def _records_on(rule: Rule, day: datetime.date):
-    model = conditions.MODELS[rule.object_type]
+    records = conditions.readable(rule.object_type)
     field = rule.trigger["field"]
     if field.startswith("custom_fields."):
         key = field.split(".", 1)[1]
-        found = model.objects.filter(**{f"custom_fields__{key}": day.isoformat()})
-    else:
-        found = model.objects.filter(**{f"{field}__date": day})
-    return found
+        return records.filter(**{f"custom_fields__{key}": day.isoformat()})
+    if isinstance(conditions.MODELS[rule.object_type]._meta.get_field(field),
+                  models.DateTimeField):
+        return records.filter(**{f"{field}__date": day})
+    return records.filter(**{field: day})
 
 
 def _slot(now: datetime.datetime, every: str) -> str:

@@ -15,8 +15,8 @@ ACTION_ROWS = 4
 
 
 def _field_choices():
-    names = sorted({*spec.FIELDS["contact"], *spec.READABLE["contact"], *spec.FIELDS["company"],
-                    *spec.READABLE["company"]})
+    names = sorted({name for object_type in spec.OBJECT_TYPES
+                    for name in (*spec.FIELDS[object_type], *spec.READABLE[object_type])})
     return [("", "—")] + [(n, n.replace("_", " ")) for n in names]
 
 

@@ -12,13 +12,16 @@ import re
 
 from rapport.core.errors import ValidationFailed
 
-OBJECT_TYPES = ("contact", "company")
+OBJECT_TYPES = ("contact", "company", "deal")
 COMMON_FIELDS = ("owner_id", "street", "city", "region", "postal_code", "country", "phone")
 FIELDS = {
     "contact": ("first_name", "last_name", "email", "title", "lifecycle_stage", "company_id",
                 "linkedin_url", "twitter_url", "website", *COMMON_FIELDS),
     "company": ("name", "domain", "website", "industry", "size", "description",
                 "linkedin_url", "twitter_url", *COMMON_FIELDS),
+    # A deal's stage_id moves it (history, events); won or lost by the stage it is put in.
+    "deal": ("name", "amount", "currency", "stage_id", "probability", "expected_close_date",
+             "company_id", "owner_id", "next_step"),
 }
 # Read-only in conditions: set by Rapport, or reached through a relation.
 READABLE = {
@@ -26,8 +29,14 @@ READABLE = {
                 "company.size", "company.domain", "company.country", "owner.email",
                 "owner.team_id"),
     "company": ("created_at", "updated_at", "tags", "owner.email", "owner.team_id"),
+    "deal": ("created_at", "updated_at", "tags", "status", "pipeline_id", "stage.name",
+             "stage.kind", "lost_reason.name", "won_at", "closed_at", "company.name",
+             "company.industry", "company.size", "company.country", "owner.email",
+             "owner.team_id"),
 }
 DATE_FIELDS = ("created_at", "updated_at")
+# Calendar dates of one record type, for "3 days before the close date".
+OWN_DATE_FIELDS = {"deal": ("expected_close_date",)}
 OPERATORS = {
     "eq": "is", "ne": "is not", "contains": "contains", "not_contains": "does not contain",
     "starts_with": "starts with", "gt": "is greater than", "gte": "is at least",
@@ -165,8 +174,9 @@ def _trigger(object_type: str, value, where: str) -> dict:
         clean["event_type"] = event_type
     elif kind == "date":
         field = _text(trigger.get("field"), f"{where}.field", max_length=80)
-        if field not in DATE_FIELDS and not is_custom(field):
-            raise SpecError(f"{where}.field", f"Use a date field: {', '.join(DATE_FIELDS)} "
+        dates = DATE_FIELDS + OWN_DATE_FIELDS.get(object_type, ())
+        if field not in dates and not is_custom(field):
+            raise SpecError(f"{where}.field", f"Use a date field: {', '.join(dates)} "
                                               "or a custom date field (custom_fields.<key>).")
         clean["field"] = field
         clean["offset_days"] = _int(trigger.get("offset_days", 0), f"{where}.offset_days",
@@ -257,8 +267,9 @@ def _action(object_type: str, value, where: str, *, top: bool, depth: int = 0) -
             assignee = _int(assignee, f"{where}.assign_to", low=1, high=2**62)
         clean["assign_to"] = assignee
     elif kind == "send_email":
-        if object_type != "contact":
-            raise SpecError(f"{where}.type", "Emails are sent to contacts: use a contact rule.")
+        if object_type not in ("contact", "deal"):
+            raise SpecError(f"{where}.type", "Emails are sent to contacts: use a contact rule, "
+                                             "or a deal rule (to the deal's first contact).")
         clean["template_id"] = _int(action.get("template_id"), f"{where}.template_id",
                                     low=1, high=2**62)
     elif kind == "call_webhook":
