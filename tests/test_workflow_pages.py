@@ -158,3 +158,48 @@ def services_rule(org):
         "actions": [{"type": "add_tag", "tag": "new"},
                     {"type": "create_task", "subject": "Welcome call", "due_in_days": 2,
                      "priority": "high"}]})
+
+
+def test_an_if_else_is_built_from_rows_and_edited_as_rows(admin, org):
+    created = admin.post(reverse("automation:create"), builder_post(**{
+        "name": "Sort new customers", "a-TOTAL_FORMS": "4", "c-0-field": "",
+        "a-0-type": "branch", "a-0-place": "main",
+        "a-0-if_field": "email", "a-0-if_op": "is_not_empty", "a-0-if_value": "",
+        "a-1-type": "add_tag", "a-1-place": "then", "a-1-tag": "reachable",
+        "a-2-type": "create_task", "a-2-place": "else", "a-2-subject": "Find their email",
+        "a-2-due_in_days": "1", "a-2-priority": "normal",
+        "a-3-type": "add_tag", "a-3-place": "main", "a-3-tag": "customer",
+    }))
+    assert created.status_code == 302, created.content.decode()[-3000:]
+    rule = Rule.objects.get()
+    assert rule.actions == [
+        {"type": "branch", "conditions": {"match": "all", "rules": [
+            {"field": "email", "op": "is_not_empty"}]},
+         "then": [{"type": "add_tag", "tag": "reachable"}],
+         "else": [{"type": "create_task", "subject": "Find their email", "due_in_days": 1,
+                   "priority": "normal", "body": "", "assign_to": "owner"}]},
+        {"type": "add_tag", "tag": "customer"}]
+
+    page = admin.get(reverse("automation:edit", args=[rule.pk]))
+    assert not page.context["form"]["actions_json"].value()  # shown as rows, not JSON
+    before = rule.actions
+    assert admin.post(reverse("automation:edit", args=[rule.pk]), _as_post(page)).status_code == 302
+    rule.refresh_from_db()
+    assert rule.actions == before
+
+    admin.post(reverse("automation:toggle", args=[rule.pk]))
+    contact = contact_create(actor=org.admin, data={"first_name": "Una"})
+    contact_update(actor=org.admin, contact_id=contact.pk, data={"lifecycle_stage": "customer"})
+    run = RuleRun.objects.get(rule=rule, dry_run=False)
+    assert run.status == RunStatus.DONE
+    assert run.steps[0]["detail"].startswith("Else: Created the task “Find their email”")
+    assert sorted(t.name for t in Contact.objects.get(pk=contact.pk).tags.all()) == ["customer"]
+
+
+def test_an_otherwise_row_without_an_if_else_above_is_refused(admin):
+    page = admin.post(reverse("automation:create"), builder_post(**{
+        "a-0-type": "add_tag", "a-0-place": "else", "a-0-tag": "lost"}))
+    assert page.status_code == 200
+    assert "Action 1 is marked “Otherwise (the If / else above)” but no If / else row" \
+        in page.content.decode()
+    assert not Rule.objects.exists()

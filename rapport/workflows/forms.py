@@ -1,7 +1,9 @@
 """The rule builder: plain forms for the trigger, rows of conditions and rows of actions.
 
 The forms only gather; rapport.workflows.spec decides what is valid, so the builder and
-the API accept exactly the same rules. If / else branches are edited as JSON.
+the API accept exactly the same rules. An If / else is a row with one condition; the rows
+after it marked "if yes" or "otherwise" are its two sides. Deeper nesting, or a branch on
+several conditions, is edited as JSON.
 """
 
 import json
@@ -11,7 +13,7 @@ from django import forms
 from rapport.workflows import spec
 
 CONDITION_ROWS = 4
-ACTION_ROWS = 4
+ACTION_ROWS = 6
 
 
 def _field_choices():
@@ -62,9 +64,16 @@ class ConditionForm(forms.Form):
     value = forms.CharField(required=False, max_length=500)
 
 
+PLACES = [("main", "In order"), ("then", "If yes (the If / else above)"),
+          ("else", "Otherwise (the If / else above)")]
+
+
 class ActionForm(forms.Form):
-    type = forms.ChoiceField(required=False, choices=[("", "—")] + list(
-        (k, v) for k, v in spec.ACTIONS.items() if k != "branch"))
+    type = forms.ChoiceField(required=False, choices=[("", "—")] + list(spec.ACTIONS.items()))
+    place = forms.ChoiceField(required=False, choices=PLACES, initial="main")
+    if_field = forms.ChoiceField(required=False, choices=_field_choices)
+    if_op = forms.ChoiceField(required=False, choices=list(spec.OPERATORS.items()))
+    if_value = forms.CharField(required=False, max_length=500)
     field = forms.CharField(required=False, max_length=80)
     value = forms.CharField(required=False, max_length=500)
     tag = forms.CharField(required=False, max_length=50)
@@ -94,8 +103,29 @@ def action_choices() -> dict:
             "webhook_id": [(w.pk, str(w)) for w in Webhook.objects.all()]}
 
 
+class BaseActionFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        in_branch = False
+        for number, row in enumerate(self.cleaned_data, 1):
+            if not row.get("type"):
+                continue
+            place = row.get("place") or "main"
+            if place != "main" and not in_branch:
+                raise forms.ValidationError(
+                    f"Action {number} is marked “{dict(PLACES)[place]}” but no If / else row "
+                    "comes before it.")
+            if place != "main" and row["type"] == "branch":
+                raise forms.ValidationError(
+                    f"Action {number}: an If / else inside another is edited as JSON.")
+            if place == "main":
+                in_branch = row["type"] == "branch"
+
+
 ConditionFormSet = forms.formset_factory(ConditionForm, extra=CONDITION_ROWS, max_num=20)
-ActionFormSet = forms.formset_factory(ActionForm, extra=ACTION_ROWS, max_num=20)
+ActionFormSet = forms.formset_factory(ActionForm, formset=BaseActionFormSet, extra=ACTION_ROWS,
+                                      max_num=20)
 
 
 def to_rule_data(form: RuleForm, conditions: ConditionFormSet, actions: ActionFormSet) -> dict:
@@ -116,22 +146,15 @@ def to_rule_data(form: RuleForm, conditions: ConditionFormSet, actions: ActionFo
         trigger["every"] = data["trigger_every"]
     if data["trigger_json"].strip():
         trigger = _json(data["trigger_json"])
-    rows = []
-    for row in conditions.cleaned_data:
-        if row.get("field"):
-            item = {"field": row["field"], "op": row["op"]}
-            if row["op"] == "in":
-                item["value"] = [v.strip() for v in row["value"].split(",") if v.strip()]
-            elif row["op"] not in spec.NO_VALUE:
-                item["value"] = row["value"]
-            rows.append(item)
+    rows = [_condition(row["field"], row["op"], row["value"])
+            for row in conditions.cleaned_data if row.get("field")]
     condition_doc = {"match": data["match"], "rules": rows} if rows else {}
     if data["conditions_json"].strip():
         condition_doc = _json(data["conditions_json"])
     if data["actions_json"].strip():
         action_list = _json(data["actions_json"])
     else:
-        action_list = [_action(row) for row in actions.cleaned_data if row.get("type")]
+        action_list = _actions(actions.cleaned_data)
     return {"name": data["name"], "description": data["description"],
             "object_type": data["object_type"], "trigger": trigger,
             "conditions": condition_doc, "actions": action_list, "is_active": data["is_active"]}
@@ -145,7 +168,37 @@ def _json(text: str):
         return f"not JSON ({exc.msg} at line {exc.lineno})"
 
 
+def _condition(field: str, op: str, value: str) -> dict:
+    item = {"field": field, "op": op}
+    if op == "in":
+        item["value"] = [v.strip() for v in value.split(",") if v.strip()]
+    elif op not in spec.NO_VALUE:
+        item["value"] = value
+    return item
+
+
+def _actions(rows: list[dict]) -> list:
+    """The rows in order; "if yes" and "otherwise" rows go into the If / else before them."""
+    actions, branch = [], None
+    for row in rows:
+        if not row.get("type"):
+            continue
+        place = row.get("place") or "main"
+        if place == "main":
+            action = _action(row)
+            actions.append(action)
+            branch = action if action["type"] == "branch" else None
+        else:
+            branch[place].append(_action(row))
+    return actions
+
+
 def _action(row: dict) -> dict:
+    if row["type"] == "branch":
+        rules = [_condition(row["if_field"], row["if_op"], row["if_value"])] \
+            if row.get("if_field") else []
+        return {"type": "branch", "conditions": {"match": "all", "rules": rules},
+                "then": [], "else": []}
     keys = {"set_field": ("field", "value"), "add_tag": ("tag",), "remove_tag": ("tag",),
             "assign_round_robin": ("team_id",),
             "create_task": ("subject", "due_in_days", "priority"),
@@ -176,16 +229,32 @@ def initial_from(rule) -> tuple[dict, list, list]:
         initial["trigger_json"] = json.dumps(trigger, indent=2)
     rules = (rule.conditions or {}).get("rules", [])
     if all(_row_condition(c) for c in rules):
-        conditions = [{"field": c["field"], "op": c["op"],
-                       "value": ", ".join(c["value"]) if c["op"] == "in" else c.get("value", "")}
+        conditions = [{"field": c["field"], "op": c["op"], "value": _shown_value(c)}
                       for c in rules]
     else:
         initial["conditions_json"] = json.dumps(rule.conditions, indent=2)
         conditions = []
     if all(_row_action(a) for a in rule.actions):
-        return initial, conditions, [dict(a) for a in rule.actions]
+        return initial, conditions, _action_rows(rule.actions)
     initial["actions_json"] = json.dumps(rule.actions, indent=2)
     return initial, conditions, []
+
+
+def _action_rows(actions: list) -> list[dict]:
+    rows = []
+    for action in actions:
+        if action["type"] != "branch":
+            rows.append({**action, "place": "main"})
+            continue
+        [condition] = action["conditions"]["rules"]
+        rows.append({"type": "branch", "place": "main", "if_field": condition["field"],
+                     "if_op": condition["op"], "if_value": _shown_value(condition)})
+        rows += [{**inner, "place": side} for side in ("then", "else") for inner in action[side]]
+    return rows
+
+
+def _shown_value(condition: dict) -> str:
+    return ", ".join(condition["value"]) if condition["op"] == "in" else condition.get("value", "")
 
 
 def _plain(value) -> bool:
@@ -201,9 +270,12 @@ def _row_condition(condition: dict) -> bool:
     return condition["op"] in spec.NO_VALUE or isinstance(condition.get("value"), str)
 
 
-def _row_action(action: dict) -> bool:
+def _row_action(action: dict, *, nested: bool = False) -> bool:
     if action["type"] == "branch":
-        return False
+        rules = action["conditions"].get("rules", [])
+        return (not nested and action["conditions"].get("match", "all") == "all"
+                and len(rules) == 1 and _row_condition(rules[0])
+                and all(_row_action(a, nested=True) for a in action["then"] + action["else"]))
     if action["type"] == "set_field":
         return isinstance(action["value"], str)
     if action["type"] == "create_task":

@@ -5,11 +5,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from rapport.contacts.models import Company, Contact
 from rapport.core.errors import NotFound, RapportError
 from rapport.core.permissions import is_admin
 from rapport.web.ui import apply_errors
-from rapport.workflows import describe, selectors, services
+from rapport.workflows import conditions, describe, selectors, services
 from rapport.workflows.forms import (
     ActionFormSet,
     ConditionFormSet,
@@ -71,7 +70,7 @@ def rule_form(request, rule_id: int | None = None):
 
 def rule_detail(request, rule_id: int, test_run=None):
     rule = _rule_or_404(request, rule_id)
-    model = Contact if rule.object_type == "contact" else Company
+    model = conditions.MODELS[rule.object_type]
     return _page(request, "workflows/rule_detail.html", {
         "rule": rule, "summary": _summaries(rule), "runs": selectors.run_log(rule=rule),
         "test_run": test_run, "records": list(model.objects.order_by("-updated_at")[:50]),

@@ -1,6 +1,7 @@
 from django import template
 
 from rapport.core.normalise import format_phone
+from rapport.web.ui import record_page
 
 register = template.Library()
 
@@ -17,3 +18,9 @@ def widget_type(bound_field) -> str:
     if getattr(widget, "allow_multiple_selected", False) and widget.input_type == "checkbox":
         return "checkboxes"
     return getattr(widget, "input_type", "") or widget.__class__.__name__.lower()
+
+
+@register.simple_tag
+def record_url(object_type: str, pk: int) -> str:
+    """`{% record_url "deal" 7 %}`: the page of a contact, company or deal."""
+    return record_page(object_type, pk)
