@@ -189,10 +189,12 @@ def mailboxes(request):
             return redirect("mailboxes:detail", mailbox.pk)
         except RapportError as exc:
             apply_errors(form, exc)
-    webhook_url = request.build_absolute_uri(reverse("inbound:webhook", args=["postmark"]))
+    webhook_urls = [(label, request.build_absolute_uri(reverse("inbound:webhook", args=[esp])))
+                    for esp, label in (("postmark", "Postmark"), ("mailgun", "Mailgun"),
+                                       ("sparkpost", "SparkPost"))]
     return _settings_page(request, "mail/mailboxes.html", {
         "form": form, "mailboxes": list(selectors.mailbox_list(user=request.user)),
-        "webhook_url": webhook_url, "webhook_secret_set": bool(settings.ANYMAIL.get("WEBHOOK_SECRET")),
+        "webhook_urls": webhook_urls, "webhook_secret_set": bool(settings.ANYMAIL.get("WEBHOOK_SECRET")),
         "webhook_summary": selectors.webhook_inbound_summary() if is_admin(request.user) else None,
     }, "mailboxes")
 
