@@ -131,6 +131,7 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Ready"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"  # the file was deleted after a week (housekeeping)
 
 
 class ExportJob(models.Model):

@@ -1,10 +1,11 @@
 """Import jobs. A worker killed mid-import has its job queued again (rapport.core.jobs), and
 the run resumes after the last committed row."""
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from rapport.core.context import write_source
-from rapport.transfer import engine, exporting
+from rapport.transfer import engine, exporting, housekeeping
 
 
 @db_task()
@@ -22,3 +23,8 @@ def undo_import(job_id: int):
 @db_task()
 def run_export(job_id: int):
     exporting.run(job_id)
+
+
+@db_periodic_task(crontab(minute="40", hour="3"))
+def purge_old_files_daily():
+    housekeeping.purge_old_files()
