@@ -231,6 +231,9 @@ ANYMAIL = {name.removeprefix("RAPPORT_ANYMAIL_"): value for name, value in os.en
 # When set, every message goes out From this address (with the sender's name and their own
 # address as Reply-To), for servers that let one address send. Otherwise From is the user.
 EMAIL_FROM = os.environ.get("RAPPORT_EMAIL_FROM", "")
+# The company's own currency: forecasts and quotas are in it; deals in others convert with
+# the rates in Settings → Currencies.
+COMPANY_CURRENCY = os.environ.get("RAPPORT_CURRENCY", "USD").strip().upper()
 # The largest file an import takes (a million-row CSV is about 150 MB).
 IMPORT_MAX_BYTES = int(os.environ.get("RAPPORT_IMPORT_MAX_MB", "500")) * 1024 * 1024
 EMAIL_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_EMAIL_MAX_ATTACHMENT_MB", "10")) * 1024 * 1024
@@ -251,3 +254,7 @@ INBOUND_MAX_ATTACHMENT_BYTES = int(os.environ.get("RAPPORT_INBOUND_MAX_ATTACHMEN
 # A PEM file of CA certificates IMAP servers may also chain to (a self-hosted server's own
 # CA); the system's trusted CAs always apply.
 INBOUND_IMAP_CA_FILE = os.environ.get("RAPPORT_IMAP_CA_FILE", "")
+
+# Where customers reach Rapport (https://crm.example.com), for the public links in quotes;
+# unset, the address of the request that sends the quote.
+PUBLIC_URL = os.environ.get("RAPPORT_PUBLIC_URL", "").strip().rstrip("/")

@@ -84,6 +84,9 @@ class ApiClient:
     def patch(self, path, body=None, **kw):
         return self._call("patch", path, body, **kw)
 
+    def put(self, path, body=None, **kw):
+        return self._call("put", path, body, **kw)
+
     def delete(self, path, **kw):
         return self._call("delete", path, **kw)
 

@@ -61,3 +61,9 @@ def test_demo_makes_companies_contacts_activities_across_teams(org):
     from rapport.workflows.models import Rule
     assert EmailTemplate.objects.count() == 2
     assert Rule.objects.filter(name="Onboard new customers", is_active=False).exists()
+    # Deals in every state, dated over the past year, each with a contact.
+    from rapport.sales.models import Deal
+    deals = Deal.objects.all()
+    assert deals.count() == 6 and all(d.deal_contacts.exists() for d in deals)
+    assert {d.status for d in deals} >= {"open"}
+    assert all(d.created_at < d.updated_at for d in deals)

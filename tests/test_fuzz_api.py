@@ -48,7 +48,17 @@ from rapport.core.choices import CustomFieldType
 from rapport.core.services import custom_field_create
 from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
+from rapport.sales.choices import LeadSource
+from rapport.sales.forecast_services import exchange_rate_set
+from rapport.sales.lead_services import assignment_rule_create, lead_convert, lead_create, lead_delete
 from rapport.sales.models import LostReason
+from rapport.sales.quote_services import (
+    price_book_create,
+    product_create,
+    quote_create,
+    quote_send,
+    quote_submit,
+)
 from rapport.sales.services import deal_contact_add, deal_create, deal_delete, pipeline_create
 from rapport.transfer.services import export_create, import_create
 from rapport.workflows.services import rule_create
@@ -176,6 +186,29 @@ def world(db, settings, tmp_path):
     binned = deal_create(actor=admin, data={"name": "Binned deal"})
     deal_delete(actor=admin, deal_id=binned.pk)
     reason = LostReason.objects.order_by("id").first()
+    lead = lead_create(actor=admin, data={"first_name": "Lee", "email": "lee@leads.example",
+                                          "company_name": "Leads Ltd"})
+    converted = lead_create(actor=admin, data={"first_name": "Con", "email": "con@leads.example"})
+    lead_convert(actor=admin, lead_id=converted.pk)
+    binned_lead = lead_create(actor=admin, data={"first_name": "Bin"})
+    lead_delete(actor=admin, lead_id=binned_lead.pk)
+    assignment = assignment_rule_create(actor=admin, data={
+        "name": "Fuzz rule", "action": "round_robin", "team_id": team.pk,
+        "conditions": [{"field": "country", "op": "in", "value": ["DE"]}]})
+    book = price_book_create(actor=admin, data={"name": "Fuzz EUR", "currency": "EUR"})
+    product = product_create(actor=admin, data={"name": "Fuzz widget", "sku": "FZ-1", "tax_rate": "20",
+                                                "prices": [{"price_book_id": book.pk, "unit_price": "9.99"}]})
+    quote_deal = deal_create(actor=admin, data={"name": "Fuzz quote deal", "currency": "EUR"})
+    deal_contact_add(actor=admin, deal_id=quote_deal.pk, contact_id=contact.pk)
+    quote = quote_create(actor=admin, data={"deal_id": quote_deal.pk, "lines": [
+        {"product_id": product.pk, "quantity": "2"}, {"name": "Setup", "unit_price": "50"}]})
+    pending = quote_create(actor=admin, data={"deal_id": quote_deal.pk, "lines": [
+        {"name": "Big", "unit_price": "100", "discount_percent": "50"}]})
+    quote_submit(actor=admin, quote_id=pending.pk)
+    sent = quote_create(actor=admin, data={"deal_id": quote_deal.pk,
+                                           "lines": [{"name": "Sent", "unit_price": "10"}]})
+    quote_send(actor=admin, quote_id=sent.pk, data={}, base_url="http://testserver")
+    rate = exchange_rate_set(actor=admin, currency="EUR", rate="1.08")
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -187,6 +220,10 @@ def world(db, settings, tmp_path):
         "export_id": [export.pk], "merge_id": [merge.pk], "pair_id": [pair.pk],
         "pipeline_id": [pipeline.pk, binned.pipeline_id], "stage_id": [stage.pk],
         "deal_id": [deal.pk, binned.pk], "reason_id": [reason.pk],
+        "product_id": [product.pk], "price_book_id": [book.pk],
+        "quote_id": [quote.pk, pending.pk, sent.pk],
+        "lead_id": [lead.pk, converted.pk, binned_lead.pk], "assignment_rule_id": [assignment.pk],
+        "currency": [rate.currency, "usd", "XXX"],
     }
     return token, ids
 
@@ -236,6 +273,20 @@ def _realistic(ids) -> dict:
         "custom_fields": st.fixed_dictionaries({}, optional={
             "tier": st.sampled_from(["gold", "silver", "bronze", None])}),
     }
+    decimals = st.sampled_from(["10", "0.5", "99.99", "100", "0", "-1", "1.234", "1e3", 12.5, 3])
+    line_like = {"product_id": st.sampled_from(ids["product_id"]) | st.none(), "name": names,
+                 "quantity": decimals, "unit_price": decimals, "discount_percent": decimals,
+                 "tax_rate": decimals, "description": st.text(max_size=50)}
+    quote_like = {
+        "deal_id": st.sampled_from(ids["deal_id"]) | st.none(),
+        "product_id": line_like["product_id"],
+        "price_book_id": st.sampled_from(ids["price_book_id"]) | st.none(),
+        "unit_price": decimals, "quantity": decimals, "tax_rate": decimals, "sku": names,
+        "lines": st.lists(st.fixed_dictionaries({}, optional=line_like), max_size=3),
+        "valid_until": when.map(lambda d: d.date().isoformat()), "win_deal_on_accept": st.booleans(),
+        "approval_discount_limit": decimals, "approval_total_limit": decimals | st.none(),
+        "default_valid_days": st.integers(-1, 4000),
+    }
     return {
         **contact_like,
         "name": names, "full_name": names, "domain": st.sampled_from(["fuzz.example", "acme.example", "x"]),
@@ -260,6 +311,13 @@ def _realistic(ids) -> dict:
         "template_id": st.sampled_from(ids["template_id"]) | st.none(),
         "events": st.lists(st.sampled_from(["*", "contact.*", "deal.stage_changed", "bad pattern"]),
                            max_size=3),
+        "company_name": names, "source": st.sampled_from([*LeadSource.values, "tv"]),
+        "score": st.integers(-10**6, 10**6), "company_size": st.sampled_from(CompanySize.values),
+        "disqualified_reason": names, "create_deal": st.booleans(), "deal_name": names,
+        "rate": st.sampled_from(["1.08", "0", "-1", "1e400", "NaN", "abc"]),
+        "month": st.sampled_from(["2026-12", "2026-12-15", "December", ""]),
+        "forecast_category": st.sampled_from(["", "commit", "closed", "nope"]),
+        **quote_like,
     }
 
 

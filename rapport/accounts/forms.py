@@ -57,7 +57,8 @@ class UserUpdateForm(forms.Form):
 class CustomFieldForm(forms.Form):
     object_type = forms.ChoiceField(label="Record", choices=[("contact", "Contact"),
                                                             ("company", "Company"),
-                                                            ("deal", "Deal")])
+                                                            ("deal", "Deal"),
+                                                            ("lead", "Lead")])
     label = forms.CharField(label="Label", max_length=100)
     key = forms.CharField(label="Key", max_length=64,
                           help_text="Lower-case letters, digits and _; used by the API and "

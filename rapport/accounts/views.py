@@ -144,7 +144,8 @@ def custom_fields(request):
         "form": form,
         "groups": [("Contact fields", [d for d in definitions if d.object_type == "contact"]),
                    ("Company fields", [d for d in definitions if d.object_type == "company"]),
-                   ("Deal fields", [d for d in definitions if d.object_type == "deal"])],
+                   ("Deal fields", [d for d in definitions if d.object_type == "deal"]),
+                   ("Lead fields", [d for d in definitions if d.object_type == "lead"])],
     })
 
 

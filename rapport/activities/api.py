@@ -21,12 +21,12 @@ def _get(request, activity_id):
 
 @router.get("", response={200: ActivityPage, **ERRORS},
             description="Notes, calls, meetings, emails and tasks. Filters: `kind`, "
-                        "`contact_id`, `company_id`, `deal_id`, `assignee_id`, `owner_id`, `is_open`, "
-                        "`due_date__lte`...; sort `occurred_at` or `created_at`.")
+                        "`contact_id`, `company_id`, `deal_id`, `lead_id`, `assignee_id`, `owner_id`, "
+                        "`is_open`, `due_date__lte`...; sort `occurred_at` or `created_at`.")
 def list_activities(request, limit: str | None = None, cursor: str | None = None,
                     sort: str | None = None, kind: str | None = None,
                     contact_id: str | None = None, company_id: str | None = None,
-                    deal_id: str | None = None):
+                    deal_id: str | None = None, lead_id: str | None = None):
     return page_response(selectors.activity_list(user=request.auth, params=request.GET), ActivityOut)
 
 

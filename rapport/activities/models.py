@@ -26,6 +26,9 @@ class Activity(CRMModel):
                                 on_delete=models.CASCADE, related_name="activities")
     deal = models.ForeignKey("sales.Deal", null=True, blank=True,
                              on_delete=models.CASCADE, related_name="activities")
+    # Logged while the person was a lead; converting the lead adds its contact (and company).
+    lead = models.ForeignKey("sales.Lead", null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="activities")
     occurred_at = models.DateTimeField(default=timezone.now)
 
     direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
@@ -55,6 +58,7 @@ class Activity(CRMModel):
             models.Index(fields=["contact", "-occurred_at", "-id"], name="activity_contact"),
             models.Index(fields=["company", "-occurred_at", "-id"], name="activity_company"),
             models.Index(fields=["deal", "-occurred_at", "-id"], name="activity_deal"),
+            models.Index(fields=["lead", "-occurred_at", "-id"], name="activity_lead"),
             models.Index(fields=["occurred_at", "id"], name="activity_time",
                          condition=Q(deleted_at__isnull=True)),
             models.Index(fields=["assignee", "completed_at", "due_date"], name="activity_tasks"),

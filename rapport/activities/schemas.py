@@ -13,6 +13,7 @@ class ActivityIn(Schema):
     contact_id: int | None = None
     company_id: int | None = None
     deal_id: int | None = None
+    lead_id: int | None = None
     occurred_at: str | None = None
     direction: str | None = None
     duration_seconds: int | None = None
@@ -43,6 +44,7 @@ class ActivityOut(Schema):
     contact_id: int | None
     company_id: int | None
     deal_id: int | None
+    lead_id: int | None
     occurred_at: datetime
     direction: str
     duration_seconds: int | None

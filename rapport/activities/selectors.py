@@ -14,6 +14,7 @@ from rapport.core import listing
 from rapport.core.events import events_for
 from rapport.core.listing import Field, ListSpec
 from rapport.core.permissions import owner_filter
+from rapport.sales.lead_selectors import lead_visible
 from rapport.sales.selectors import deal_visible
 
 ACTIVITY_LIST = ListSpec(
@@ -22,6 +23,7 @@ ACTIVITY_LIST = ListSpec(
     fields={
         "kind": Field("choice", choices=tuple(ActivityKind.values)),
         "contact_id": Field("ref"), "company_id": Field("ref"), "deal_id": Field("ref"),
+        "lead_id": Field("ref"),
         "owner_id": Field("ref"), "assignee_id": Field("ref"),
         "occurred_at": Field("datetime", sortable=True),
         "created_at": Field("datetime", sortable=True),
@@ -39,6 +41,7 @@ def activity_visible(*, user):
         | Q(contact__in=contact_visible(user=user).values("id"))
         | Q(company__in=company_visible(user=user).values("id"))
         | Q(deal__in=deal_visible(user=user).values("id"))
+        | Q(lead__in=lead_visible(user=user).values("id"))
     )
 
 
@@ -63,7 +66,7 @@ class TimelineItem:
 
 
 def timeline(*, record, limit: int = 50) -> list[TimelineItem]:
-    """Activities and history events of a contact, company or deal, newest first.
+    """Activities and history events of a contact, company, deal or lead, newest first.
 
     The caller has already checked that the user may see `record`; everything
     on a visible record is visible with it.
@@ -74,6 +77,8 @@ def timeline(*, record, limit: int = 50) -> list[TimelineItem]:
         )
     elif record.object_type == "deal":
         activities = Activity.objects.filter(deal=record)
+    elif record.object_type == "lead":
+        activities = Activity.objects.filter(lead=record)
     else:
         activities = Activity.objects.filter(contact=record)
     activities = list(

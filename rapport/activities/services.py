@@ -3,6 +3,7 @@
 import datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -25,6 +26,7 @@ from rapport.core.errors import BadRequest, NotFound, ValidationFailed
 from rapport.core.history import snapshot
 from rapport.core.listing import parse_when
 from rapport.core.normalise import normalise_email
+from rapport.sales.lead_selectors import lead_visible
 from rapport.sales.selectors import deal_visible
 from rapport.sales.services import deal_touch
 
@@ -82,6 +84,7 @@ def _cleaners(actor):
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "company_id": reference(company_visible(user=actor), "company"),
         "deal_id": reference(deal_visible(user=actor), "deal"),
+        "lead_id": reference(lead_visible(user=actor), "lead"),
         "occurred_at": _when, "direction": optional_choice(Direction),
         "duration_seconds": _duration, "outcome": optional_choice(CallOutcome),
         "starts_at": _when, "ends_at": _when, "location": text(200),
@@ -96,8 +99,8 @@ def _cleaners(actor):
 def _check_kind_rules(activity: Activity):
     errors = {}
     if activity.kind != ActivityKind.TASK and not (activity.contact_id or activity.company_id
-                                                   or activity.deal_id):
-        errors["contact_id"] = ["Attach this to a contact, a company or a deal."]
+                                                   or activity.deal_id or activity.lead_id):
+        errors["contact_id"] = ["Attach this to a contact, a company, a deal or a lead."]
     if activity.kind == ActivityKind.TASK and not activity.subject:
         errors["subject"] = ["Say what needs doing."]
     if activity.kind == ActivityKind.NOTE and not activity.body:
@@ -169,6 +172,20 @@ def _touch_deal(activity: Activity) -> None:
             deal_touch(deal_ids=[activity.deal_id], at=activity.completed_at)
         return
     deal_touch(deal_ids=[activity.deal_id], at=min(activity.occurred_at, timezone.now()))
+
+
+def activities_follow_conversion(*, lead_id: int, contact_id: int,
+                                 company_id: int | None = None) -> int:
+    """A lead was converted: its activities join the contact's timeline (and the company's,
+    where they have none). They keep the lead, whose page still shows them. For the lead
+    conversion to call, inside its transaction; returns how many moved."""
+    now = timezone.now()
+    activities = Activity.all_objects.filter(lead_id=lead_id)
+    moved = activities.filter(contact__isnull=True).update(
+        contact_id=contact_id, updated_at=now, version=F("version") + 1)
+    if company_id:
+        activities.filter(company__isnull=True).update(company_id=company_id)
+    return moved
 
 
 def task_set_done(*, actor, activity_id: int, done: bool) -> Activity:

@@ -14,6 +14,7 @@ from rapport.activities.ics import meeting_ics
 from rapport.contacts import selectors as contact_selectors
 from rapport.core import selectors as core_selectors
 from rapport.core.errors import NotFound, RapportError
+from rapport.sales import lead_selectors
 from rapport.sales import selectors as sales_selectors
 from rapport.web.ui import apply_errors, record_page, safe_next
 
@@ -24,10 +25,12 @@ EVENT_VERBS = {"created": "created this record", "deleted": "moved this record t
                "won": "marked this deal won", "lost": "marked this deal lost",
                "contact_added": "added a contact to this deal",
                "contact_removed": "removed a contact from this deal",
-               "contact_updated": "changed a contact's role on this deal"}
+               "contact_updated": "changed a contact's role on this deal",
+               "converted": "converted this lead", "assigned": "assigned this lead"}
 # Shown by the change they follow from (a move's stage and status), or by an event of their
-# own (deal.won, deal.lost): listing them again would only repeat it.
-HIDDEN_CHANGES = {"stage_entered_at", "won_at", "lost_at", "closed_at", "last_activity_at"}
+# own (deal.won, deal.lost, lead.converted): listing them again would only repeat it.
+HIDDEN_CHANGES = {"stage_entered_at", "won_at", "lost_at", "closed_at", "last_activity_at",
+                  "converted_at", "converted_contact", "converted_company", "converted_deal"}
 HIDDEN_EVENTS = {"stage_changed"}
 FIELD_LABELS = {"owner": "Owner", "company": "Company", "tags": "Tags",
                 "custom_fields": "Custom fields"}
@@ -91,6 +94,12 @@ def describe_events(request, record, items) -> None:
         item.verb = EVENT_VERBS.get(action, "changed")
         if action == "lost" and event.data.get("lost_reason"):
             item.verb += f": {event.data['lost_reason']}"
+        if action == "assigned" and event.data.get("owner_name"):
+            item.verb += f" to {event.data['owner_name']}"
+            if event.data.get("rule_name"):
+                item.verb += f" (rule “{event.data['rule_name']}”)"
+            elif event.data.get("method") == "fallback":
+                item.verb += " (fallback owner)"
         item.lines = [
             (_field_label(model, name, definitions), _shown(old, name, names),
              _shown(new, name, names))
@@ -124,11 +133,13 @@ def _composer(request, record, kind, form=None) -> dict:
 
 
 def _record_from(request, source):
-    """The contact, company or deal an activity is being added to, if the user may see it."""
+    """The contact, company, deal or lead an activity is being added to, if the user may see
+    it."""
     for field, getter, arg in (
         ("contact_id", contact_selectors.contact_get, "contact_id"),
         ("company_id", contact_selectors.company_get, "company_id"),
         ("deal_id", sales_selectors.deal_get, "deal_id"),
+        ("lead_id", lead_selectors.lead_get, "lead_id"),
     ):
         raw = source.get(field, "")
         if raw.isdigit():

@@ -94,6 +94,9 @@ def _mount():
     from rapport.core.api import router as core_router
     from rapport.mail.api import emails, mailboxes, templates
     from rapport.sales.api import deals, lost_reasons, pipelines
+    from rapport.sales.forecast_api import router as forecast_router
+    from rapport.sales.lead_api import assignment_rules, lead_settings, leads
+    from rapport.sales.quote_api import price_books, products, quote_settings, quotes
     from rapport.transfer.api import exports as exports_router
     from rapport.transfer.api import router as imports_router
     from rapport.workflows.api import router as rules_router
@@ -104,9 +107,17 @@ def _mount():
     api.add_router("/merges", merges)
     api.add_router("/duplicates", duplicate_pairs)
     api.add_router("/activities", activities_router)
+    api.add_router("/leads", leads)
+    api.add_router("/lead-assignment-rules", assignment_rules)
+    api.add_router("/lead-settings", lead_settings)
     api.add_router("/pipelines", pipelines)
     api.add_router("/deals", deals)
     api.add_router("/lost-reasons", lost_reasons)
+    api.add_router("/", forecast_router)
+    api.add_router("/products", products)
+    api.add_router("/price-books", price_books)
+    api.add_router("/quotes", quotes)
+    api.add_router("/quote-settings", quote_settings)
     api.add_router("/webhooks", webhooks_router)
     api.add_router("/email-templates", templates)
     api.add_router("/emails", emails)

@@ -11,7 +11,7 @@ from rapport.core.events import record_event
 from rapport.core.models import CustomFieldDefinition, SavedView
 from rapport.core.permissions import is_admin
 
-CUSTOMISABLE = {"contact", "company", "deal"}
+CUSTOMISABLE = {"contact", "company", "deal", "lead"}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

@@ -13,3 +13,5 @@ class SalesConfig(AppConfig):
         # stages and the lost reasons, when none exist yet.
         post_migrate.connect(seed_after_migrate, sender=self,
                              dispatch_uid="rapport.sales.seed_defaults")
+        # The quote jobs (hourly expiry); Huey itself only discovers modules named tasks.py.
+        from rapport.sales import quote_tasks  # noqa: F401

@@ -12,6 +12,7 @@ class PipelineStageIn(Schema):
     probability: int | None = None
     kind: str | None = None
     rotting_days: int | None = None
+    forecast_category: str | None = None
 
 
 class StageIn(PipelineStageIn):
@@ -23,6 +24,7 @@ class StagePatch(Schema):
     name: str | None = None
     probability: int | None = None
     rotting_days: int | None = None
+    forecast_category: str | None = None
 
 
 class StageOut(Schema):
@@ -33,6 +35,7 @@ class StageOut(Schema):
     probability: int
     kind: str
     rotting_days: int | None
+    forecast_category: str
 
 
 class StageOrderIn(Schema):
@@ -105,6 +108,7 @@ class DealIn(Schema):
     company_id: int | None = None
     owner_id: int | None = None
     next_step: str | None = None
+    forecast_category: str | None = None
     lost_reason_id: int | None = None
     lost_note: str | None = None
     tags: list[str] | None = None
@@ -139,6 +143,7 @@ class DealOut(Schema):
     expected_close_date: date | None
     company_id: int | None
     next_step: str
+    forecast_category: str
     lost_reason_id: int | None
     lost_note: str
     won_at: datetime | None

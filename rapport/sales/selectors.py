@@ -129,7 +129,7 @@ def _filtered(user, params, spec) -> tuple:
         if stale not in {"true", "false", "1", "0"}:
             raise BadRequest(fields={"stale": ["Enter true or false."]})
         condition = stale_condition(timezone.now())
-        deals = _with_idle_since(deals).filter(condition if stale in {"true", "1"} else ~condition)
+        deals = with_idle_since(deals).filter(condition if stale in {"true", "1"} else ~condition)
     return query, deals
 
 
@@ -146,7 +146,8 @@ def stale_condition(now: datetime.datetime) -> Q:
     return Q(status=DealStatus.OPEN) & condition
 
 
-def _with_idle_since(deals):
+def with_idle_since(deals):
+    """Deals with `idle_since`: the later of their last stage change and last activity."""
     return deals.alias(idle_since=Greatest("stage_entered_at",
                                            Coalesce("last_activity_at", "stage_entered_at")))
 
@@ -287,8 +288,8 @@ def board(*, user, pipeline: Pipeline, params, related=(), closed_cards: bool = 
         column.count += row["n"]
         column.totals.append({
             "currency": row["currency"],
-            "amount": _money(row["total"]),
-            "weighted_amount": _money(Decimal(str(row["weighted"] or 0)) / 100),
+            "amount": money(row["total"]),
+            "weighted_amount": money(Decimal(str(row["weighted"] or 0)) / 100),
         })
     for column in columns.values():
         column.totals.sort(key=lambda t: (-t["amount"], t["currency"]))
@@ -309,7 +310,7 @@ def board(*, user, pipeline: Pipeline, params, related=(), closed_cards: bool = 
     return Board(pipeline, [columns[stage.pk] for stage in stages], timezone.now())
 
 
-def _money(value) -> Decimal:
+def money(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 import pycountry
 from django.apps import apps as global_apps
+from django.conf import settings
 from django.db import IntegrityError, router, transaction
 from django.db.models import Count, F, Max, Q
 from django.db.models.functions import Lower
@@ -28,7 +29,7 @@ from rapport.core.errors import Conflict, NotFound, ValidationFailed, VersionCon
 from rapport.core.events import record_event
 from rapport.core.history import snapshot
 from rapport.core.permissions import require_admin
-from rapport.sales.choices import ContactRole, DealStatus, StageKind
+from rapport.sales.choices import OWN_CATEGORIES, ContactRole, DealStatus, StageKind
 from rapport.sales.models import (
     ACTIVE,
     CENT,
@@ -61,13 +62,9 @@ _NOT_MONEY = {"XTS", "XXX"}
 CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_MONEY
 
 
-# A deal sent without a currency. The company currency (a setting) comes with forecasting's
-# currency conversion; until then this is it.
-DEFAULT_CURRENCY = "USD"
-
-
 def default_currency() -> str:
-    return DEFAULT_CURRENCY
+    """A deal sent without a currency is in the company's (RAPPORT_CURRENCY)."""
+    return settings.COMPANY_CURRENCY
 
 
 # Cleaners --------------------------------------------------------------------------------
@@ -178,6 +175,7 @@ def deal_cleaners(actor):
         "owner_id": active_user_id, "next_step": text(200),
         "lost_reason_id": reference(LostReason.objects.filter(active=True), "lost reason"),
         "lost_note": text(2000, multiline=True),
+        "forecast_category": _forecast_category,
     }
 
 
@@ -455,7 +453,8 @@ def _clean_stage(data, index: str, errors: dict, *, current: Stage | None = None
     """One stage's fields; problems go into `errors` as `stages[1].probability` (`index` is
     the prefix, "" for a stage sent alone)."""
     cleaners = {"name": _required_text(100), "probability": lambda v: _percent(v, allow_none=False),
-                "kind": lambda v: _choice(v, StageKind), "rotting_days": _rotting_days}
+                "kind": lambda v: _choice(v, StageKind), "rotting_days": _rotting_days,
+                "forecast_category": _forecast_category}
     if with_position:
         cleaners["position"] = _position
     try:
@@ -474,6 +473,15 @@ def _clean_stage(data, index: str, errors: dict, *, current: Stage | None = None
         values.setdefault("probability", current.probability if current else 0)
     values["kind"] = kind
     return values
+
+
+def _forecast_category(value) -> str:
+    """A deal's or stage's own category; empty: the default (its stage's, its probability's)."""
+    if value in (None, ""):
+        return ""
+    if value not in OWN_CATEGORIES:
+        raise ValueError(f"Choose one of: {', '.join(OWN_CATEGORIES)}, or leave it empty.")
+    return value
 
 
 def _choice(value, choices):

@@ -37,3 +37,15 @@ def _chart(kind: str, labels, series, *, stacked: bool) -> dict:
             },
         },
     }
+
+
+def doughnut(*, labels: list[str], values: list[int]) -> dict:
+    """Shares of a whole (lost reasons): one slice per label, the legend below."""
+    return {
+        "type": "doughnut",
+        "data": {"labels": labels, "datasets": [{
+            "data": values,
+            "backgroundColor": [PALETTE[i % len(PALETTE)] for i in range(len(values))]}]},
+        "options": {"responsive": True, "maintainAspectRatio": False, "animation": False,
+                    "plugins": {"legend": {"display": True, "position": "bottom"}}},
+    }

@@ -4,10 +4,12 @@ NAVIGATION = [
     ("home", "Home", "home"),
     ("contacts", "Contacts", "contacts:list"),
     ("companies", "Companies", "companies:list"),
+    ("leads", "Leads", "leads:list"),
+    ("deals", "Deals", "deals:board"),
     ("tasks", "Tasks", "activities:tasks"),
     ("automation", "Automation", "automation:list"),
 ]
-COMING = ["Deals", "Marketing", "Support", "Reports"]
+COMING = ["Marketing", "Support", "Reports"]
 
 
 def navigation(request):

@@ -18,6 +18,9 @@ from rapport.contacts.models import Company
 from rapport.contacts.services import company_create, contact_create
 from rapport.core.context import write_source
 from rapport.core.errors import Conflict
+from rapport.sales.models import Deal
+from rapport.sales.selectors import active_stages, default_pipeline, lost_reason_list
+from rapport.sales.services import deal_contact_add, deal_create, deal_move
 
 TEAMS = {
     "Sales East": [Role.MANAGER, Role.SALES, Role.SALES],
@@ -25,6 +28,8 @@ TEAMS = {
     "Marketing": [Role.MARKETING],
     "Support": [Role.SUPPORT],
 }
+DEAL_KINDS = ["annual licence", "pilot", "expansion", "renewal", "onboarding package",
+              "support plan"]
 TAGS = ["vip", "newsletter", "partner", "trade show", "renewal", "churn risk", "referral"]
 INDUSTRIES = ["Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics",
               "Education", "Hospitality", "Energy", "Media"]
@@ -78,7 +83,7 @@ def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> d
                     "website": f"https://www.{domain}",
                     "tags": rng.sample(TAGS, k=rng.choice([0, 0, 1, 2])),
                 }))
-        made = 0
+        made, people = 0, []
         for index in range(contacts):
             company = rng.choice(companies) if rng.random() < 0.85 else None
             first, last = fake.first_name(), fake.last_name()
@@ -95,11 +100,60 @@ def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> d
                     "tags": rng.sample(TAGS, k=rng.choice([0, 1, 1, 2])),
                 })
                 _activities(contact, owner, admin, rng, fake)
+            people.append(contact)
             made += 1
             if stdout and made % 100 == 0:
                 stdout.write(f"  {made}/{contacts} contacts")
+        deals = _deals(admin, people, sellers, rng, count=max(1, contacts // 6))
         _automation(admin)
-    return {"users": len(users), "companies": len(companies), "contacts": made}
+    return {"users": len(users), "companies": len(companies), "contacts": made, "deals": deals}
+
+
+def _deals(admin, people, sellers, rng, *, count: int) -> int:
+    """Deals at the contacts' companies, spread over the last year: some still open in
+    each stage, some won or lost, so the board and the sales overview have something to
+    show. Their dates are moved back after the fact (the services stamp "now")."""
+    pipeline = default_pipeline()
+    if pipeline is None or not people:
+        return 0
+    stages = list(active_stages().filter(pipeline=pipeline))
+    open_stages = [s for s in stages if s.kind == "open"]
+    reasons = list(lost_reason_list())
+    now = timezone.now()
+    made = 0
+    for contact in rng.sample(people, k=min(count, len(people))):
+        owner = rng.choice(sellers)
+        with transaction.atomic():
+            deal = deal_create(actor=admin, data={
+                "name": f"{contact.company.name if contact.company else contact.full_name}: "
+                        f"{rng.choice(DEAL_KINDS)}",
+                "amount": str(rng.choice([1200, 2500, 4800, 7500, 12000, 18000, 30000])),
+                "currency": "USD", "owner_id": owner.pk,
+                "company_id": contact.company_id,
+                "expected_close_date": (timezone.localdate()
+                                        + datetime.timedelta(days=rng.randint(-20, 75))).isoformat(),
+                "next_step": rng.choice(["Send the proposal", "Book a demo", "Call the buyer",
+                                         "Agree the terms", ""]),
+            })
+            deal_contact_add(actor=admin, deal_id=deal.pk, contact_id=contact.pk,
+                             role=rng.choice(["decision_maker", "champion", "influencer"]))
+            for stage in open_stages[1:rng.randint(1, len(open_stages))]:
+                deal_move(actor=owner, deal_id=deal.pk, stage_id=stage.pk)
+            outcome = rng.random()
+            if outcome < 0.3:
+                deal_move(actor=owner, deal_id=deal.pk, status="won")
+            elif outcome < 0.5 and reasons:
+                deal_move(actor=owner, deal_id=deal.pk, status="lost",
+                          lost_reason_id=rng.choice(reasons).pk)
+            created = now - datetime.timedelta(days=rng.randint(20, 330))
+            closed = min(created + datetime.timedelta(days=rng.randint(7, 90)), now)
+            Deal.objects.filter(pk=deal.pk).update(created_at=created)
+            Deal.objects.filter(pk=deal.pk, won_at__isnull=False).update(won_at=closed,
+                                                                       closed_at=closed)
+            Deal.objects.filter(pk=deal.pk, lost_at__isnull=False).update(lost_at=closed,
+                                                                        closed_at=closed)
+        made += 1
+    return made
 
 
 def _automation(admin) -> None:

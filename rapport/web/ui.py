@@ -164,9 +164,9 @@ def split_list(value: str) -> list[str]:
 
 
 RECORD_PAGES = {"contact": "contacts:detail", "company": "companies:detail",
-                "deal": "deals:detail"}
+                "deal": "deals:detail", "lead": "leads:detail"}
 
 
 def record_page(object_type: str, pk: int) -> str:
-    """The URL of a contact's, company's or deal's own page."""
+    """The URL of a contact's, company's, deal's or lead's own page."""
     return reverse(RECORD_PAGES[object_type], args=[pk])

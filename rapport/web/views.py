@@ -6,6 +6,7 @@ from rapport.activities import selectors as activity_selectors
 from rapport.activities.choices import ActivityKind
 from rapport.contacts import selectors as contact_selectors
 from rapport.core.errors import BadRequest
+from rapport.sales import analytics as sales_analytics
 from rapport.web import charts
 
 HOME_TASKS = 6
@@ -18,6 +19,7 @@ def home(request):
     days = activity_selectors.activity_daily_counts(user=request.user, days=30)
     return render(request, "web/home.html", {
         "tasks": tasks,
+        "my_pipeline": sales_analytics.my_pipeline(user=request.user),
         "first_tasks": first,
         "recent": activity_selectors.recent_activity(user=request.user, limit=10),
         "stages": stages,

@@ -23,4 +23,4 @@ class Command(BaseCommand):
         if options["verbosity"]:
             self.stdout.write(self.style.SUCCESS(
                 f"Demo data: {made['companies']} companies, {made['contacts']} contacts, "
-                f"{made['users']} users."))
+                f"{made['deals']} deals, {made['users']} users."))
