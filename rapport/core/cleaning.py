@@ -50,6 +50,32 @@ def text(max_length: int, *, multiline: bool = False) -> Cleaner:
     return clean
 
 
+def required_text(max_length: int, *, multiline: bool = False) -> Cleaner:
+    """`text`, and not empty."""
+    clean_text = text(max_length, multiline=multiline)
+
+    def clean(value):
+        value = clean_text(value)
+        if not value:
+            raise ValueError("This field is required.")
+        return value
+    return clean
+
+
+def flag(value) -> bool:
+    """A JSON boolean: "yes", 1 or "true" are not guessed at."""
+    if not isinstance(value, bool):
+        raise ValueError("Enter true or false.")
+    return value
+
+
+def position(value) -> int:
+    """A place in an ordered list (a stage, a rule)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
+        raise ValueError("Enter a position from 0.")
+    return value
+
+
 def choice(choices) -> Cleaner:
     values = list(choices.values)
 

@@ -3,7 +3,6 @@
 import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-import pycountry
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +12,7 @@ from rapport.core.errors import NotFound, PermissionDenied, ValidationFailed
 from rapport.core.events import record_event
 from rapport.core.permissions import is_admin, require_admin
 from rapport.sales.models import ExchangeRate, Quota
+from rapport.sales.services import CURRENCIES
 
 MAX_AMOUNT = Decimal("9999999999999.99")
 
@@ -75,7 +75,7 @@ def quota_set(*, actor, user_id, month, amount) -> Quota | None:
 
 def _currency(value) -> str:
     code = str(value or "").strip().upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
+    if code not in CURRENCIES:
         raise ValidationFailed(fields={"currency": ["Enter an ISO 4217 code such as EUR."]})
     if code == settings.COMPANY_CURRENCY:
         raise ValidationFailed(fields={"currency": [

@@ -36,7 +36,15 @@ from rapport.contacts.services import (
 )
 from rapport.core import records
 from rapport.core.choices import CustomFieldType, Source
-from rapport.core.cleaning import choice, clean_fields, optional_choice, text
+from rapport.core.cleaning import (
+    choice,
+    clean_fields,
+    flag,
+    optional_choice,
+    position,
+    required_text,
+    text,
+)
 from rapport.core.context import current_source
 from rapport.core.countries import normalise_country
 from rapport.core.customfields import TYPES, definitions_for
@@ -459,23 +467,7 @@ def clean_conditions(raw, errors: dict) -> list[dict]:
 
 # Assignment rules -------------------------------------------------------------------------
 
-def _required_name(value) -> str:
-    value = text(100)(value)
-    if not value:
-        raise ValueError("This field is required.")
-    return value
 
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("Enter true or false.")
-    return value
-
-
-def _position(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
-        raise ValueError("Enter a position from 0.")
-    return value
 
 
 def _team_id(value):
@@ -491,9 +483,9 @@ def _team_id(value):
 
 
 RULE_CLEANERS = {
-    "name": _required_name, "active": _flag, "match": choice(AssignmentMatch),
+    "name": required_text(100), "active": flag, "match": choice(AssignmentMatch),
     "action": choice(AssignmentAction), "user_id": active_user_id, "team_id": _team_id,
-    "position": _position,
+    "position": position,
 }
 RULE_FIELDS = ("name", "active", "match", "conditions", "action", "user_id", "team_id")
 

@@ -33,7 +33,7 @@ from rapport.accounts.models import User
 from rapport.accounts.roles import Role
 from rapport.contacts.selectors import contact_visible
 from rapport.core import search
-from rapport.core.cleaning import clean_fields, listed, reference, text
+from rapport.core.cleaning import clean_fields, flag, listed, reference, required_text, text
 from rapport.core.errors import (
     Conflict,
     NotFound,
@@ -57,7 +57,7 @@ from rapport.sales.models import (
 )
 from rapport.sales.quote_selectors import quote_settings, quote_visible
 from rapport.sales.selectors import deal_contacts, deal_visible
-from rapport.sales.services import CURRENCIES, MAX_AMOUNT
+from rapport.sales.services import MAX_AMOUNT, clean_currency
 
 logger = logging.getLogger(__name__)
 
@@ -162,27 +162,14 @@ def _optional(cleaner):
     return lambda value: None if value in (None, "") else cleaner(value)
 
 
-def _required_text(max_length: int, *, multiline: bool = False):
-    clean_text = text(max_length, multiline=multiline)
 
-    def clean(value):
-        value = clean_text(value)
-        if not value:
-            raise ValueError("This field is required.")
-        return value
-    return clean
-
-
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("Enter true or false.")
-    return value
 
 
 def _currency(value) -> str:
-    if not isinstance(value, str) or value.strip().upper() not in CURRENCIES:
+    """A currency a price book must name (no company default here)."""
+    if value in (None, ""):
         raise ValueError("Enter an ISO 4217 currency code, such as EUR.")
-    return value.strip().upper()
+    return clean_currency(value)
 
 
 def _date(value) -> datetime.date:
@@ -239,8 +226,8 @@ def _require_catalog_manager(actor) -> None:
 # Products ----------------------------------------------------------------------------------
 
 PRODUCT_CLEANERS = {
-    "name": _required_text(200), "sku": _sku, "description": text(5000, multiline=True),
-    "tax_rate": percent, "active": _flag,
+    "name": required_text(200), "sku": _sku, "description": text(5000, multiline=True),
+    "tax_rate": percent, "active": flag,
 }
 
 
@@ -397,8 +384,8 @@ def product_delete(*, actor, product_id: int) -> None:
 
 # Price books -------------------------------------------------------------------------------
 
-PRICE_BOOK_CLEANERS = {"name": _required_text(100), "currency": _currency, "is_default": _flag,
-                       "active": _flag}
+PRICE_BOOK_CLEANERS = {"name": required_text(100), "currency": _currency, "is_default": flag,
+                       "active": flag}
 
 
 def _book_name_free(name: str, exclude_id: int | None = None) -> None:
@@ -739,7 +726,7 @@ def _quote_cleaners(actor):
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "price_book_id": reference(PriceBook.objects.filter(active=True), "price book"),
         "valid_until": _date, "terms": text(10_000, multiline=True),
-        "win_deal_on_accept": _flag,
+        "win_deal_on_accept": flag,
     }
 
 
@@ -1105,7 +1092,7 @@ def is_past(quote: Quote, today: datetime.date | None = None) -> bool:
 
 SEND_CLEANERS = {
     "to": listed(normalise_email, max_items=10), "subject": text(300),
-    "message": text(10_000, multiline=True), "win_deal_on_accept": _flag,
+    "message": text(10_000, multiline=True), "win_deal_on_accept": flag,
 }
 
 

@@ -24,7 +24,7 @@ from rapport.accounts.services import active_user_id
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.contacts.services import clean_record
 from rapport.core import records
-from rapport.core.cleaning import clean_fields, reference, text
+from rapport.core.cleaning import clean_fields, flag, position, reference, required_text, text
 from rapport.core.errors import Conflict, NotFound, ValidationFailed, VersionConflict
 from rapport.core.events import record_event
 from rapport.core.history import snapshot
@@ -69,16 +69,6 @@ def default_currency() -> str:
 
 # Cleaners --------------------------------------------------------------------------------
 
-def _required_text(max_length: int):
-    clean_text = text(max_length)
-
-    def clean(value):
-        value = clean_text(value)
-        if not value:
-            raise ValueError("This field is required.")
-        return value
-    return clean
-
 
 def _amount(value) -> Decimal:
     if value in (None, ""):
@@ -100,7 +90,7 @@ def _amount(value) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _currency(value) -> str:
+def clean_currency(value) -> str:
     if value in (None, ""):
         return default_currency()
     if not isinstance(value, str):
@@ -153,21 +143,11 @@ def _role(value) -> str:
     return value
 
 
-def _flag(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("Enter true or false.")
-    return value
-
-
-def _position(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
-        raise ValueError("Enter a position from 0.")
-    return value
 
 
 def deal_cleaners(actor):
     return {
-        "name": _required_text(200), "amount": _amount, "currency": _currency,
+        "name": required_text(200), "amount": _amount, "currency": clean_currency,
         "pipeline_id": reference(Pipeline.objects.filter(ACTIVE), "pipeline"),
         "stage_id": reference(Stage.objects.filter(ACTIVE), "stage"),
         "probability": _percent, "expected_close_date": _date,
@@ -452,11 +432,11 @@ def _clean_stage(data, index: str, errors: dict, *, current: Stage | None = None
                  with_position: bool = False) -> dict:
     """One stage's fields; problems go into `errors` as `stages[1].probability` (`index` is
     the prefix, "" for a stage sent alone)."""
-    cleaners = {"name": _required_text(100), "probability": lambda v: _percent(v, allow_none=False),
+    cleaners = {"name": required_text(100), "probability": lambda v: _percent(v, allow_none=False),
                 "kind": lambda v: _choice(v, StageKind), "rotting_days": _rotting_days,
                 "forecast_category": _forecast_category}
     if with_position:
-        cleaners["position"] = _position
+        cleaners["position"] = position
     try:
         values = clean_fields(cleaners, data, required=("name",) if current is None else ())
     except ValidationFailed as exc:
@@ -514,9 +494,9 @@ def _check_stage_set(stages: list[dict], field: str = "stages") -> list[str]:
 
 
 def _clean_pipeline(data, errors: dict, *, creating: bool) -> dict:
-    cleaners = {"name": _required_text(100), "is_default": _flag}
+    cleaners = {"name": required_text(100), "is_default": flag}
     if not creating:
-        cleaners["position"] = _position
+        cleaners["position"] = position
     try:
         return clean_fields(cleaners, data, extra_ok=("stages",),
                             required=("name",) if creating else ())
@@ -685,10 +665,10 @@ def _active_stage_list(pipeline: Pipeline) -> list[Stage]:
 
 
 def _renumber(stages: list[Stage]) -> None:
-    for position, stage in enumerate(stages, start=1):
-        if stage.position != position:
-            stage.position = position
-            Stage.objects.filter(pk=stage.pk).update(position=position)
+    for place, stage in enumerate(stages, start=1):
+        if stage.position != place:
+            stage.position = place
+            Stage.objects.filter(pk=stage.pk).update(position=place)
 
 
 @transaction.atomic
@@ -813,7 +793,7 @@ def stages_reorder(*, actor, pipeline_id: int, stage_ids, expected_version: int 
 @transaction.atomic
 def lost_reason_create(*, actor, data: dict) -> LostReason:
     require_admin(actor, "manage lost reasons")
-    values = clean_fields({"name": _required_text(100), "active": _flag}, data, required=("name",))
+    values = clean_fields({"name": required_text(100), "active": flag}, data, required=("name",))
     taken = f"A lost reason named “{values['name']}” exists."
     _name_free(LostReason, values["name"], taken)
     position = (LostReason.objects.aggregate(m=Max("position"))["m"] or 0) + 1
@@ -831,7 +811,7 @@ def lost_reason_update(*, actor, reason_id: int, data: dict) -> LostReason:
     reason = LostReason.objects.select_for_update().filter(pk=reason_id).first()
     if reason is None:
         raise NotFound()
-    values = clean_fields({"name": _required_text(100), "active": _flag, "position": _position}, data)
+    values = clean_fields({"name": required_text(100), "active": flag, "position": position}, data)
     taken = f"A lost reason named “{values.get('name')}” exists."
     if "name" in values:
         _name_free(LostReason, values["name"], taken, exclude_id=reason.pk)
