@@ -39,7 +39,7 @@ from rapport.mail.models import (
     SenderIdentity,
 )
 from rapport.mail.rendering import Rendered, render_parts
-from rapport.sales.selectors import deal_contacts, deal_visible
+from rapport.sales.selectors import deal_visible, first_contact
 
 MAX_ATTEMPTS = 8
 LEASE = datetime.timedelta(minutes=5)  # renewed every FLUSH_EVERY messages while sending
@@ -242,9 +242,8 @@ def _prepare(actor, data: dict):
             if values.get("deal_id") else None)
     if deal and not values.get("contact_id"):
         # From a deal page: to the deal's first contact the sender may see.
-        people = deal_contacts(user=actor, deal=deal)
-        people = [p for p in people if p.email] or people
-        values["contact_id"] = people[0].contact_id if people else None
+        person = first_contact(user=actor, deal=deal)
+        values["contact_id"] = person.contact_id if person else None
     contact = Contact.objects.filter(pk=values.get("contact_id")).first()
     company_id = (values.get("company_id") or (contact.company_id if contact else None)
                   or (deal.company_id if deal else None))

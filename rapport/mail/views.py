@@ -135,9 +135,8 @@ def _record(request, object_type: str, pk: int):
 
 def _default_recipient(request, record) -> str:
     if record.object_type == "deal":
-        people = [p for p in sales_selectors.deal_contacts(user=request.user, deal=record)
-                  if p.email]
-        return people[0].email if people else ""
+        person = sales_selectors.first_contact(user=request.user, deal=record)
+        return person.email if person else ""
     return getattr(record, "email", "")
 
 

@@ -241,6 +241,13 @@ def deal_contact_choices(*, user, deal: Deal, limit: int = 500) -> tuple[list, l
     others = candidates.exclude(company_id=deal.company_id) if deal.company_id else candidates
     return at_company, list(others[:limit])
 
+def first_contact(*, user, deal: Deal) -> DealContactRow | None:
+    """Whom an email from the deal goes to: its first contact `user` may see that has an
+    address, else its first contact."""
+    people = deal_contacts(user=user, deal=deal)
+    return next((p for p in people if p.email), people[0] if people else None)
+
+
 def trash_list(*, user, limit: int = 200):
     return deal_visible(user=user, trashed=True).order_by("-deleted_at")[:limit]
 
