@@ -23,7 +23,7 @@ def _decimal(value, field: str, *, places: str, low: Decimal, high: Decimal) -> 
     except (InvalidOperation, ValueError):
         raise ValidationFailed(fields={field: ["Enter a number."]}) from None
     if not number.is_finite() or not low <= number <= high:
-        raise ValidationFailed(fields={field: [f"Enter a number from {low} to {high}."]})
+        raise ValidationFailed(fields={field: [f"Enter a number from {low:f} to {high:f}."]})
     return number.quantize(Decimal(places), rounding=ROUND_HALF_UP)
 
 

@@ -35,6 +35,7 @@ from rapport.sales.models import Deal, ExchangeRate, Quota, StageHistory
 from rapport.sales.selectors import deal_visible, money
 
 PERIOD_KINDS = ("month", "quarter")
+ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=24, decimal_places=8)
 HISTORY_DAYS = 365
 COMMIT_FROM, BEST_CASE_FROM = 70, 40  # a stage's probability that makes its default category
@@ -127,12 +128,12 @@ class Row:
     label: str
     user_id: int | None = None
     quota: Decimal | None = None
-    won: Decimal = Decimal(0)
-    commit: Decimal = Decimal(0)
-    best_case: Decimal = Decimal(0)
-    pipeline: Decimal = Decimal(0)
-    weighted: Decimal = Decimal(0)
-    historical: Decimal = Decimal(0)
+    won: Decimal = ZERO
+    commit: Decimal = ZERO
+    best_case: Decimal = ZERO
+    pipeline: Decimal = ZERO
+    weighted: Decimal = ZERO
+    historical: Decimal = ZERO
 
     @property
     def attainment(self) -> float | None:
