@@ -11,7 +11,6 @@ import mimetypes
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import PurePath
 
@@ -378,47 +377,29 @@ def deliver(email_ids: list[int]) -> dict[str, int]:
         return counts
     outcomes = Outcomes()
     unavailable = ""  # once the server cannot be reached, the rest of the batch waits too
-    emails = list(OutboundEmail.objects.filter(claim=token).prefetch_related("attachments"))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mime") as builder:
-        for email, built in zip(emails, _built_ahead(builder, emails), strict=True):
-            if unavailable:
-                email.last_error = unavailable
-                outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
-                continue
-            try:
-                message, raw = built.result()
-                email.last_error = _refused_note(transport.send(message, raw))
-                outcomes.add(email, sent=True)
-            except transport.TemporaryFailure as exc:
-                email.last_error = str(exc)[:500]
-                outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
-                if isinstance(exc, transport.ServerUnavailable):
-                    unavailable = email.last_error
-            except (transport.PermanentFailure, OSError, ValueError) as exc:
-                email.last_error = str(exc)[:500]
-                outcomes.add(email)
-            if outcomes.size >= FLUSH_EVERY:
-                outcomes.flush(token, counts)
+    for email in OutboundEmail.objects.filter(claim=token).prefetch_related("attachments"):
+        if unavailable:
+            email.last_error = unavailable
+            outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
+            continue
+        try:
+            message = building.build(email, email.attachments.all())
+            raw = (building.as_bytes(message, email.envelope_from)
+                   if transport.configured().is_smtp else None)
+            email.last_error = _refused_note(transport.send(message, raw))
+            outcomes.add(email, sent=True)
+        except transport.TemporaryFailure as exc:
+            email.last_error = str(exc)[:500]
+            outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
+            if isinstance(exc, transport.ServerUnavailable):
+                unavailable = email.last_error
+        except (transport.PermanentFailure, OSError, ValueError) as exc:
+            email.last_error = str(exc)[:500]
+            outcomes.add(email)
+        if outcomes.size >= FLUSH_EVERY:
+            outcomes.flush(token, counts)
     outcomes.flush(token, counts)
     return counts
-
-
-def _built_ahead(builder: ThreadPoolExecutor, emails: list):
-    """Each email's (message, wire bytes) as a future, the next one building while this one
-    is sent: building the MIME is CPU work and sending is mostly waiting for the server, so
-    one worker does both at once (one sender thread, one connection, in order)."""
-    def build(email):
-        message = building.build(email, email.attachments.all())
-        raw = (building.as_bytes(message, email.envelope_from)
-               if transport.configured().is_smtp else None)
-        return message, raw
-
-    pending = builder.submit(build, emails[0]) if emails else None
-    for index in range(len(emails)):
-        current = pending
-        if index + 1 < len(emails):
-            pending = builder.submit(build, emails[index + 1])
-        yield current
 
 
 class Outcomes:
