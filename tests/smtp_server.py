@@ -1,7 +1,7 @@
 """A real SMTP server (aiosmtpd) on localhost that keeps what it receives.
 
 `replies` scripts refusals: {"rcpt": [450, ...]} answers the next RCPTs with those codes
-before accepting again, so tests can play a busy or a refusing server.
+before accepting again (None accepts one), so tests can play a busy or a refusing server.
 """
 
 import email
@@ -22,7 +22,7 @@ class Handler:
     def __init__(self):
         self.messages: list[dict] = []
         self.connections = 0
-        self.replies: dict[str, list[int]] = {"rcpt": [], "data": []}
+        self.replies: dict[str, list[int | None]] = {"rcpt": [], "data": []}
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):

@@ -173,6 +173,91 @@ def test_an_unreachable_server_is_a_temporary_failure(org, settings, contact):
     assert email.status == EmailStatus.QUEUED and "Could not reach" in email.last_error
 
 
+def _queued_together(actor, contact, count: int) -> list[OutboundEmail]:
+    """`count` messages waiting for one sending job (queued in one transaction, then due)."""
+    with transaction.atomic():
+        emails = [services.email_send(actor=actor, data={
+            "contact_id": contact.pk, "subject": f"Message {n}", "body": f"Body {n}"})
+            for n in range(count)]
+        OutboundEmail.objects.update(next_attempt_at=timezone.now() + datetime.timedelta(hours=1))
+    OutboundEmail.objects.update(next_attempt_at=timezone.now())
+    return emails
+
+
+def test_each_verdict_read_after_the_next_message_is_built_lands_on_its_own_message(
+        org, smtp, contact):
+    """The server's reply to a message is read once the next one is built: a refusal of the
+    second message, and a busy reply to the last, still fail and retry those two only."""
+    emails = _queued_together(org.sales_a1, contact, 4)
+    smtp.handler.replies["data"] = [None, 550, None, 451]
+    assert services.deliver([e.pk for e in emails]) == {"sent": 2, "retrying": 1, "failed": 1}
+    status = {e.subject: (e.status, e.last_error)
+              for e in OutboundEmail.objects.filter(pk__in=[e.pk for e in emails])}
+    assert status["Message 0"] == (EmailStatus.SENT, "")
+    assert status["Message 1"][0] == EmailStatus.FAILED and "550" in status["Message 1"][1]
+    assert status["Message 2"] == (EmailStatus.SENT, "")
+    assert status["Message 3"][0] == EmailStatus.QUEUED and "451" in status["Message 3"][1]
+    assert sorted(m["parsed"]["Subject"] for m in smtp.messages) == ["Message 0", "Message 2"]
+
+
+class _HangsUpAfterData:
+    """An SMTP server that takes the first message's data and closes the connection without
+    a verdict, then behaves on the next connection."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                conn.sendall(b"220 ready\r\n")
+                self._session(conn, lines)
+
+    def _session(self, conn, lines):
+        for line in lines:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 hello\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                data = b"".join(iter(lines.readline, b".\r\n"))
+                self.received.append(data)
+                if len(self.received) == 1:
+                    return  # hang up: the client never hears whether the message was taken
+                conn.sendall(b"250 taken\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+
+def test_a_connection_lost_before_the_verdict_fails_that_message_only_and_never_resends_it(
+        org, settings, contact):
+    server = _HangsUpAfterData()
+    settings.EMAIL_URL = server.url
+    try:
+        emails = _queued_together(org.sales_a1, contact, 2)
+        assert services.deliver([e.pk for e in emails]) == {"sent": 1, "retrying": 0, "failed": 1}
+    finally:
+        transport.close()
+        server.listener.close()
+    first, second = (OutboundEmail.objects.get(pk=e.pk) for e in emails)
+    assert first.status == EmailStatus.FAILED and "may have arrived" in first.last_error
+    assert second.status == EmailStatus.SENT
+    assert len(server.received) == 2  # each once: the first is not sent again
+
+
 def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_message(org, settings, contact):
     """A server that accepts the connection and hangs up: the batch stops at the first try."""
     listener = socket.create_server(("127.0.0.1", 0))

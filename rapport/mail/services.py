@@ -377,29 +377,60 @@ def deliver(email_ids: list[int]) -> dict[str, int]:
         return counts
     outcomes = Outcomes()
     unavailable = ""  # once the server cannot be reached, the rest of the batch waits too
-    for email in OutboundEmail.objects.filter(claim=token).prefetch_related("attachments"):
+    handed = None     # (email, its transport.Pending): sent, the server's verdict not read yet
+    for email in (OutboundEmail.objects.filter(claim=token).order_by("id")
+                  .prefetch_related("attachments")):
+        built, problem = None, None
+        if not unavailable:
+            try:
+                # Built while the server is still taking the previous message.
+                message = building.build(email, email.attachments.all())
+                built = (message, building.as_bytes(message, email.envelope_from)
+                         if transport.configured().is_smtp else None)
+            except (OSError, ValueError) as exc:
+                problem = exc
+        if handed is not None:
+            unavailable = _read_verdict(*handed, outcomes) or unavailable
+            handed = None
         if unavailable:
             email.last_error = unavailable
             outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
-            continue
-        try:
-            message = building.build(email, email.attachments.all())
-            raw = (building.as_bytes(message, email.envelope_from)
-                   if transport.configured().is_smtp else None)
-            email.last_error = _refused_note(transport.send(message, raw))
-            outcomes.add(email, sent=True)
-        except transport.TemporaryFailure as exc:
-            email.last_error = str(exc)[:500]
-            outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
-            if isinstance(exc, transport.ServerUnavailable):
-                unavailable = email.last_error
-        except (transport.PermanentFailure, OSError, ValueError) as exc:
-            email.last_error = str(exc)[:500]
+        elif problem is not None:
+            email.last_error = str(problem)[:500]
             outcomes.add(email)
+        else:
+            try:
+                handed = (email, transport.send_later(*built))
+            except (transport.TemporaryFailure, transport.PermanentFailure, OSError,
+                    ValueError) as exc:
+                unavailable = _note_failure(email, exc, outcomes)
         if outcomes.size >= FLUSH_EVERY:
             outcomes.flush(token, counts)
+    if handed is not None:
+        _read_verdict(*handed, outcomes)
     outcomes.flush(token, counts)
     return counts
+
+
+def _read_verdict(email, pending, outcomes: "Outcomes") -> str:
+    """Note what the server made of `email`; why it is unavailable, if it is."""
+    try:
+        email.last_error = _refused_note(pending.verdict())
+    except (transport.TemporaryFailure, transport.PermanentFailure, OSError, ValueError) as exc:
+        return _note_failure(email, exc, outcomes)
+    outcomes.add(email, sent=True)
+    return ""
+
+
+def _note_failure(email, exc: Exception, outcomes: "Outcomes") -> str:
+    """Temporary failures are retried, the rest are final; returns the reason when the
+    server cannot be reached at all."""
+    email.last_error = str(exc)[:500]
+    if isinstance(exc, transport.TemporaryFailure):
+        outcomes.add(email, retry=email.attempts < MAX_ATTEMPTS)
+        return email.last_error if isinstance(exc, transport.ServerUnavailable) else ""
+    outcomes.add(email)
+    return ""
 
 
 class Outcomes:

@@ -10,6 +10,7 @@ handshake and login once. Errors come back as TemporaryFailure (try again later:
 replies, a server that cannot be reached) or PermanentFailure (5xx: do not retry).
 """
 
+import re
 import smtplib
 import ssl
 import threading
@@ -124,16 +125,71 @@ def send(message: EmailMessage, raw: bytes | None = None) -> dict:
 
     Returns the recipients the server refused while taking the rest, by address.
     """
+    return send_later(message, raw).verdict()
+
+
+def send_later(message: EmailMessage, raw: bytes | None = None) -> "Pending":
+    """Hand `message` over, and leave reading the server's verdict on it until asked.
+
+    Over SMTP everything up to the end of the data is sent now, and the server's reply to
+    it is read by `Pending.verdict()`: a worker builds the next message meanwhile, while
+    the server is still taking this one (the only wait SMTP lets a client use without the
+    PIPELINING extension, as the client sends nothing before reading the reply). Any other
+    use of the connection reads the reply first.
+    """
     transport = configured()
     if transport.is_smtp:
-        recipients = message.recipients()
-        return _smtp_send(transport, message.from_email, recipients,
-                          raw if raw is not None else message.message().as_bytes())
-    return _backend_send(transport, message)
+        return _smtp_begin(transport, message.from_email, message.recipients(),
+                           raw if raw is not None else message.message().as_bytes())
+    return Pending(refused=_backend_send(transport, message))
+
+
+class Pending:
+    """A message handed over whose verdict is still to be read (or already known)."""
+
+    def __init__(self, *, connection: smtplib.SMTP | None = None, refused: dict | None = None):
+        self._connection, self._refused, self._error = connection, refused or {}, None
+
+    def verdict(self) -> dict:
+        """The recipients refused; TemporaryFailure or PermanentFailure if the message was not
+        taken."""
+        self._settle()
+        if self._error is not None:
+            raise self._error
+        return self._refused
+
+    def _settle(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if getattr(_local, "pending", None) is self:
+            _local.pending = None
+        try:
+            code, reply = connection.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError):
+            _drop()
+            self._error = PermanentFailure(
+                "The connection dropped while the server was taking the message. It may "
+                "have arrived, so it is not sent again; send it again by hand if the "
+                "recipient did not get it.")
+            return
+        if code != 250:
+            try:
+                connection.rset()
+            except (smtplib.SMTPException, OSError):
+                _drop()
+            self._error = _refusal(code, reply, "message")
+
+
+def _settle_pending() -> None:
+    pending = getattr(_local, "pending", None)
+    if pending is not None:
+        pending._settle()
 
 
 def close() -> None:
     """Close this thread's SMTP connection (tests and the benchmark, between settings)."""
+    _settle_pending()
     connection = getattr(_local, "smtp", None)
     _local.smtp = None
     if connection is not None:
@@ -151,6 +207,7 @@ def _drop() -> None:
 
 
 def _connection(transport: Transport) -> smtplib.SMTP:
+    _settle_pending()
     connection = getattr(_local, "smtp", None)
     if connection is not None and (getattr(_local, "transport", None) != transport):
         close()
@@ -205,8 +262,9 @@ def _refusal(code: int, reply, what: str) -> Exception:
     return TemporaryFailure(message) if 400 <= code < 500 else PermanentFailure(message)
 
 
-def _smtp_send(transport: Transport, sender: str, recipients: list[str], raw: bytes) -> dict:
-    """MAIL, RCPT and DATA by hand, so a dropped connection is known to be before or after DATA."""
+def _smtp_begin(transport: Transport, sender: str, recipients: list[str], raw: bytes) -> Pending:
+    """MAIL, RCPT and DATA by hand, so a dropped connection is known to be before or after
+    DATA; the message's data is sent, its verdict left to read."""
     reused = getattr(_local, "smtp", None) is not None
     connection = _connection(transport)
     try:
@@ -218,23 +276,28 @@ def _smtp_send(transport: Transport, sender: str, recipients: list[str], raw: by
                                    f"message was sent: {exc}") from None
         # A kept connection the server closed while idle: nothing was sent, so open a
         # fresh one and try once more.
-        return _smtp_send(transport, sender, recipients, raw)
+        return _smtp_begin(transport, sender, recipients, raw)
     try:
-        code, reply = connection.data(raw)  # raises for the DATA command; returns the verdict
-    except smtplib.SMTPDataError as exc:
-        raise _refusal(exc.smtp_code, exc.smtp_error, "message") from None
+        code, reply = connection.docmd("data")
+        if code != 354:
+            raise _refusal(code, reply, "message")
+        connection.send(_data_block(raw))
     except (smtplib.SMTPServerDisconnected, OSError):
         _drop()
         raise PermanentFailure("The connection dropped while the server was taking the message. "
                                "It may have arrived, so it is not sent again; send it again by "
                                "hand if the recipient did not get it.") from None
-    if code != 250:
-        try:
-            connection.rset()
-        except (smtplib.SMTPException, OSError):
-            _drop()
-        raise _refusal(code, reply, "message")
-    return refused
+    pending = _local.pending = Pending(connection=connection, refused=refused)
+    return pending
+
+
+def _data_block(raw: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321 4.5.2): a dot starting a line doubled, and a
+    line with a single dot after it."""
+    block = re.sub(rb"(?m)^\.", b"..", raw)
+    if not block.endswith(b"\r\n"):
+        block += b"\r\n"
+    return block + b".\r\n"
 
 
 def _envelope(connection: smtplib.SMTP, sender: str, recipients: list[str]) -> dict:
