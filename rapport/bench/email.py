@@ -17,6 +17,7 @@ import email.utils
 import multiprocessing
 import os
 import platform
+import signal
 import smtplib
 import statistics
 import subprocess
@@ -182,13 +183,23 @@ def _deliver_all(ids: list[int], *, processes: int) -> float:
         transport.close()
         connections.close_all()  # each child opens its own; a shared socket would interleave
         context = multiprocessing.get_context("fork")
-        with context.Pool(processes) as pool:
+        with context.Pool(processes, initializer=_as_a_plain_worker) as pool:
             unsent = sum(pool.map(_send_batches, [batches[k::processes]
                                                   for k in range(processes)]))
+            pool.close()  # each worker leaves on its own, rather than by SIGTERM
+            pool.join()
     elapsed = time.perf_counter() - started
     if unsent:
         raise RuntimeError(f"{unsent} messages were not sent; see the log.")
     return len(ids) / elapsed
+
+
+def _as_a_plain_worker() -> None:
+    """A forked worker drops the command's SIGTERM handler (sys.exit, there to unwind the
+    parent). With it, a worker sent SIGTERM by the pool's shutdown once stayed waiting on
+    the task queue's lock, and the pool waited for it for good (seen with py-spy; it hung
+    the benchmark in CI once)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _send_batches(batches: list[list[int]]) -> int:
