@@ -119,19 +119,26 @@ def _user(actor):
 
 # Leads ------------------------------------------------------------------------------------
 
+def new_lead(values: dict, *, source: str = "") -> Lead:
+    """An unsaved lead from cleaned values, or ValidationFailed. Without a source in `values`,
+    `source`, else what the call came through (an API call says `api`, an import `import`)."""
+    lead = Lead(**values)
+    if "source" not in values:
+        lead.source = source or SOURCE_DEFAULTS.get(current_source(), LeadSource.OTHER)
+    errors: dict = {}
+    _check(lead, errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return lead
+
+
 @transaction.atomic
 def lead_create(*, actor, data: dict) -> Lead:
     """A new lead. Without `owner_id` it is assigned (rules, fallback owner, creator, first
     admin). Without `source`, an API call says `api` and an import `import`; otherwise
     `other`."""
     values, tags = clean_record(lead_cleaners(actor), data, "lead")
-    lead = Lead(**values)
-    if "source" not in values:
-        lead.source = SOURCE_DEFAULTS.get(current_source(), LeadSource.OTHER)
-    errors: dict = {}
-    _check(lead, errors)
-    if errors:
-        raise ValidationFailed(fields=errors)
+    lead = new_lead(values)
     assignment = None
     if lead.owner_id is None:
         lead.owner_id, assignment = assign(lead, tags or [], actor)
@@ -189,6 +196,33 @@ def lead_restore(*, actor, lead_id: int) -> Lead:
     if lead is None:
         raise NotFound()
     return records.restore_record(lead, actor=actor)
+
+
+@transaction.atomic
+def leads_create_many(*, actor, leads: list[Lead], tags: list[list[str]]) -> None:
+    """Save new leads (an import's). Those with an owner are written together; each of the
+    others is assigned as lead_create assigns it and then saved, one after the other in the
+    given order, so every rule takes its turns and "least loaded" counts the leads just
+    assigned. Each assignment records `lead.assigned` after `lead.created`."""
+    owned = [(lead, names) for lead, names in zip(leads, tags, strict=True) if lead.owner_id]
+    if owned:
+        records.create_many([lead for lead, _ in owned], actor=actor,
+                            tags=[names for _, names in owned])
+    for lead, names in zip(leads, tags, strict=True):
+        if lead.owner_id:
+            continue
+        lead.owner_id, assignment = assign(lead, names, actor)
+        records.create_record(lead, actor=actor, tags=names)
+        if assignment:
+            record_event(type="lead.assigned", obj=lead, actor=actor, data=assignment)
+
+
+@transaction.atomic
+def leads_trash_created(*, actor, ids) -> None:
+    """Undo an import's new leads: all of them go to the trash, also one the assignment rules
+    handed to a user whose leads `actor` cannot see (the import made it on their behalf)."""
+    for lead in Lead.objects.select_for_update().filter(pk__in=list(ids)):
+        records.trash_record(lead, actor=actor)
 
 
 def _bulk_ids(ids) -> list[int]:

@@ -50,15 +50,16 @@ def _respond(job, status: int) -> JsonResponse:
 
 @router.post("", response={201: ImportOut, 202: ImportOut, **ERRORS},
              description="multipart/form-data: `file` (CSV, .xlsx or .vcf), `object_type` "
-                         "(`contact` or `company`), optionally `mapping` (a JSON object: column "
-                         "header -> field, `\"\"` to skip; suggested from the headers when left "
-                         "out), `saved_mapping` (a saved mapping's name), `match_on` (comma list "
-                         "of email, phone, external_id, domain), `on_match` (skip, fill, "
+                         "(`contact`, `company` or `lead`), optionally `mapping` (a JSON object: "
+                         "column header -> field, `\"\"` to skip; suggested from the headers when "
+                         "left out), `saved_mapping` (a saved mapping's name), `match_on` (comma "
+                         "list of email, phone, external_id, domain; leads: email, phone), "
+                         "`on_match` (skip, fill, "
                          "overwrite) and `start` (default true: 202 and the job runs; false: "
                          "201, a draft to look at with /preview and start with /start).")
 def create_import(request, file: File[UploadedFile], object_type: Form[str] = "contact",
                   mapping: Form[str] = "", saved_mapping: Form[str] = "",
-                  match_on: Form[str] | None = None, on_match: Form[str] = "skip",
+                  match_on: Form[str | None] = None, on_match: Form[str] = "skip",
                   start: Form[bool] = True):
     digest = hashlib.sha256()
     for chunk in file.chunks():

@@ -137,8 +137,9 @@ def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Co
         _link_companies(settings, job, [p for p in plans if p.company and p.action in {
             Action.CREATE, Action.UPDATE, Action.MERGE}])
     creates = [p for p in plans if p.action == Action.CREATE]
-    contact_services.records_create_many(actor=settings.actor, instances=[p.record for p in creates],
-                                         tags=[p.tags for p in creates])
+    if creates:
+        settings.kind.create_many(settings.actor, [p.record for p in creates],
+                                  [p.tags for p in creates])
     changes = [ImportChange(job=job, object_type=settings.kind.object_type, object_id=p.record.pk,
                             action=ChangeAction.CREATED) for p in creates]
     for plan in plans:
@@ -266,13 +267,13 @@ def undo(job_id: int) -> ImportJob:
         return job
     actor, notes = job.created_by, []
     kept = 0
-    for object_type in ("contact", "company"):
-        created = ImportChange.objects.filter(job=job, object_type=object_type,
-                                              action=ChangeAction.CREATED)
-        ids = list(created.values_list("object_id", flat=True))
+    created = ImportChange.objects.filter(job=job, action=ChangeAction.CREATED)
+    # The import's own kind first, then what it made beside it (a contact import's companies).
+    made = set(created.values_list("object_type", flat=True).distinct())
+    for object_type in sorted(made, key=lambda t: (t != job.object_type, t)):
+        ids = list(created.filter(object_type=object_type).values_list("object_id", flat=True))
         for start in range(0, len(ids), contact_services.MAX_BULK):
-            contact_services.records_bulk_delete(actor=actor, object_type=object_type,
-                                                 ids=ids[start:start + contact_services.MAX_BULK])
+            kind_of(object_type).delete_many(actor, ids[start:start + contact_services.MAX_BULK])
     kind = kind_of(job.object_type)
     for change in ImportChange.objects.filter(job=job, action=ChangeAction.UPDATED).iterator():
         current = kind.model.objects.filter(pk=change.object_id).values_list("version", flat=True).first()

@@ -15,16 +15,19 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from rapport.contacts.choices import LifecycleStage
-from rapport.contacts.selectors import list_for_export
 from rapport.core.customfields import definitions_for
+from rapport.sales.choices import LeadSource, LeadStatus
 from rapport.transfer.cells import neutralised
 from rapport.transfer.mapping import targets
 from rapport.transfer.models import ExportFormat, ExportJob, ExportStatus
+from rapport.transfer.selectors import list_for_export
 
 # Full name is for importing other systems' files; an export has first and last name.
 SKIPPED = {"full_name"}
 LIST_SEPARATOR = "; "
 STAGE_LABELS = dict(LifecycleStage.choices)
+LEAD_STATUS_LABELS = dict(LeadStatus.choices)
+LEAD_SOURCE_LABELS = dict(LeadSource.choices)
 
 
 def columns(object_type: str) -> list[tuple[str, Callable]]:
@@ -57,6 +60,10 @@ _GETTERS = {
     "company": lambda record: record.company.name if record.company_id else "",
     "owner": lambda record: record.owner.email if record.owner_id else "",
     "lifecycle_stage": lambda record: STAGE_LABELS.get(record.lifecycle_stage, record.lifecycle_stage),
+    # A lead's
+    "status": lambda record: LEAD_STATUS_LABELS.get(record.status, record.status),
+    "source": lambda record: LEAD_SOURCE_LABELS.get(record.source, record.source),
+    "score": lambda record: str(record.score),
 }
 
 

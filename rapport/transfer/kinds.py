@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from rapport.contacts import selectors as contact_selectors
 from rapport.contacts import services as contact_services
 from rapport.contacts.models import Company, Contact
+from rapport.sales import lead_selectors, lead_services
+from rapport.sales.choices import LeadSource
+from rapport.sales.models import Lead
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,12 @@ class Kind:
     unique_key: str = ""
     # Fields whose lists are merged rather than replaced when a row updates a record.
     list_fields: tuple[str, ...] = ()
+    # The keys a new import matches on until the user chooses.
+    default_match_on: tuple[str, ...] = ()
+    # (actor, unsaved records, their tag names) -> saves them with their events, in order.
+    create_many: Callable = None
+    # (actor, ids) -> trashes the records an import created (its undo), at most MAX_BULK ids.
+    delete_many: Callable = None
 
 
 def _update_contact(actor, record_id, data):
@@ -37,6 +46,32 @@ def _update_contact(actor, record_id, data):
 
 def _update_company(actor, record_id, data):
     return contact_services.company_update(actor=actor, company_id=record_id, data=data)
+
+
+def _create_many(actor, instances, tags):
+    contact_services.records_create_many(actor=actor, instances=instances, tags=tags)
+
+
+def _deleter(object_type: str) -> Callable:
+    def delete_many(actor, ids):
+        contact_services.records_bulk_delete(actor=actor, object_type=object_type, ids=ids)
+    return delete_many
+
+
+def _new_lead(values):
+    return lead_services.new_lead(values, source=LeadSource.IMPORT)
+
+
+def _update_lead(actor, record_id, data):
+    return lead_services.lead_update(actor=actor, lead_id=record_id, data=data)
+
+
+def _create_leads(actor, instances, tags):
+    lead_services.leads_create_many(actor=actor, leads=instances, tags=tags)
+
+
+def _delete_leads(actor, ids):
+    lead_services.leads_trash_created(actor=actor, ids=ids)
 
 
 KINDS = {
@@ -48,7 +83,8 @@ KINDS = {
         match_fields={"email": "email", "phone": "phone", "external_id": "external_id"},
         key_sources={"email": ("email", "emails"), "phone": ("phone", "phones"),
                      "external_id": ("external_id",)},
-        unique_key="email", list_fields=("emails", "phones"),
+        unique_key="email", list_fields=("emails", "phones"), default_match_on=("email",),
+        create_many=_create_many, delete_many=_deleter("contact"),
     ),
     "company": Kind(
         object_type="company", label="companies", model=Company,
@@ -57,7 +93,19 @@ KINDS = {
         update=_update_company,
         match_fields={"domain": "domain", "phone": "phone", "external_id": "external_id"},
         key_sources={"domain": ("domain",), "phone": ("phone",), "external_id": ("external_id",)},
-        unique_key="domain",
+        unique_key="domain", default_match_on=("domain",),
+        create_many=_create_many, delete_many=_deleter("company"),
+    ),
+    # Leads have no external id: a row matches a lead by email or phone. Unlike a contact's, a
+    # lead's email is not unique (the same person may come in twice before anyone qualifies
+    # them), so a row not matched on email still creates its lead.
+    "lead": Kind(
+        object_type="lead", label="leads", model=Lead,
+        visible=lambda user: lead_selectors.lead_visible(user=user),
+        cleaners=lead_services.lead_cleaners, build=_new_lead, update=_update_lead,
+        match_fields={"email": "email", "phone": "phone"},
+        key_sources={"email": ("email",), "phone": ("phone",)},
+        default_match_on=("email",), create_many=_create_leads, delete_many=_delete_leads,
     ),
 }
 

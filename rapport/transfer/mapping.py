@@ -1,9 +1,10 @@
 """Which CRM field each column of an import file goes to.
 
 `suggest` reads the headers other CRMs write (HubSpot, Salesforce, Pipedrive, Zoho, Google Contacts, our
-own export and vCard reader) and proposes a target per column; `validate_mapping` checks a mapping a
-user sends back. Headers are compared folded ("Mailing Zip/Postal Code" -> "zippostalcode" after its
-address prefix) so that "First Name", "first_name" and "FirstName" are one alias.
+own export and vCard reader) for contacts, companies and leads, and proposes a target per column;
+`validate_mapping` checks a mapping a user sends back. Headers are compared folded ("Mailing
+Zip/Postal Code" -> "zippostalcode" after its address prefix) so that "First Name", "first_name"
+and "FirstName" are one alias.
 
 A header can make a weaker claim than another on the same field ("Mobile" vs "Phone", "Email 2" vs
 "Email"): each claim carries a rank, the strongest claim gets the field, and a losing email or phone
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.core.errors import ValidationFailed
+from rapport.sales.choices import LeadSource, LeadStatus
 
 CUSTOM_PREFIX = "custom:"
 
@@ -71,13 +73,34 @@ COMPANY_TARGETS = (
     Target("external_id", "External ID"),
 )
 
-BUILT_IN_TARGETS = {"contact": CONTACT_TARGETS, "company": COMPANY_TARGETS}
+# A lead's company is a name it keeps (company_name), not a link: conversion links or creates it.
+LEAD_TARGETS = (
+    Target("first_name", "First name"),
+    Target("last_name", "Last name"),
+    Target("full_name", "Full name"),
+    Target("email", "Email"),
+    Target("phone", "Phone"),
+    Target("title", "Job title"),
+    Target("company_name", "Company"),
+    Target("company_size", "Company size"),
+    Target("website", "Website"),
+    Target("country", "Country"),
+    Target("status", "Lead status"),
+    Target("disqualified_reason", "Disqualified reason"),
+    Target("source", "Lead source"),
+    Target("score", "Score"),
+    Target("owner", "Owner"),
+    Target("tags", "Tags", multi=True),
+)
+
+BUILT_IN_TARGETS = {"contact": CONTACT_TARGETS, "company": COMPANY_TARGETS, "lead": LEAD_TARGETS}
 
 # A column that loses its single field to a stronger one still has somewhere to go.
 OVERFLOW = {"email": "emails", "phone": "phones"}
 
 # At least one of these must be mapped, or the rows cannot become records.
-REQUIRED = {"contact": ("first_name", "last_name", "full_name", "email"), "company": ("name",)}
+REQUIRED = {"contact": ("first_name", "last_name", "full_name", "email"), "company": ("name",),
+            "lead": ("first_name", "last_name", "full_name", "email")}
 
 # Aliases are folded headers (see _compact); a number after a target is the rank of the claim, 0 the
 # strongest. Target labels and keys are aliases too (added in _aliases), so our own exports round-trip.
@@ -160,10 +183,39 @@ COMPANY_ALIASES = {
     "companyowner": "owner", "accountowner": "owner", "organizationowner": "owner",
 }
 
+# HubSpot's and Salesforce's lead exports ("Lead Status", "Lead Source", "Company / Account",
+# "Lead Owner", "No. of Employees"), Zoho's and Pipedrive's. A lead has no external id, so the
+# record id columns are left out; so are the address fields other than the country.
+LEAD_ALIASES = {
+    **{alias: spec for alias, spec in CONTACT_ALIASES.items()
+       if (spec if isinstance(spec, str) else spec[0]) in {
+           "first_name", "last_name", "full_name", "email", "phone", "title", "owner", "tags",
+           "website"}},
+    "leadname": "full_name",
+    "company": "company_name", "companyname": "company_name", "companyaccount": "company_name",
+    "account": "company_name", "accountname": "company_name", "organization": "company_name",
+    "organisation": "company_name", "organizationname": "company_name",
+    "organisationname": "company_name", "employer": "company_name",
+    "associatedcompany": ("company_name", 1),
+    "companysize": "company_size", "size": "company_size", "employees": "company_size",
+    "numberofemployees": "company_size", "noofemployees": "company_size",
+    "employeecount": "company_size", "headcount": "company_size",
+    "status": "status", "leadstatus": "status", "hsleadstatus": "status",
+    "source": "source", "leadsource": "source", "originalsource": ("source", 1),
+    "sourcetype": ("source", 1),
+    "disqualifiedreason": "disqualified_reason", "disqualificationreason": "disqualified_reason",
+    "unqualifiedreason": "disqualified_reason", "reasondisqualified": "disqualified_reason",
+    "reasonfordisqualification": "disqualified_reason", "lostreason": ("disqualified_reason", 1),
+    "score": "score", "leadscore": "score", "hubspotscore": "score", "leadrating": ("score", 1),
+    "leadowner": "owner",
+    "leadtags": "tags",
+}
+
 # The first part of "Person - Email - Work" names the record the column belongs to.
 OWN_RECORD_PREFIXES = {
     "contact": {"person", "contact", "people", "lead"},
     "company": {"organization", "organisation", "company", "account", "org"},
+    "lead": {"lead", "person", "contact", "people"},
 }
 
 # Pipedrive's "Email - Work" / "Phone - Mobile": the second part ranks the claim.
@@ -196,12 +248,15 @@ def suggest(
 ) -> dict[str, str]:
     """header -> target key, or "" for "don't import"; each single target goes to its best column."""
     aliases = _aliases(object_type, custom_fields)
-    multi = {target.key for target in targets(object_type, custom_fields) if target.multi}
+    known = {target.key: target for target in targets(object_type, custom_fields)}
+    multi = {key for key, target in known.items() if target.multi}
     mapping = dict.fromkeys(headers, "")
     taken: set[str] = set()
     for header, target in _strongest_claims_first(headers, object_type, aliases):
         if target in taken:
             target = OVERFLOW.get(target, "")
+        if target not in known:  # an address field or overflow list this record does not have
+            target = ""
         elif target not in multi:
             taken.add(target)
         mapping[header] = target
@@ -230,6 +285,18 @@ def validate_mapping(
 def lifecycle_stage_of(value: str) -> str | None:
     """Our lifecycle stage for another CRM's wording ("Marketing Qualified Lead", "MQL"); None if unknown."""
     return _LIFECYCLE_STAGES.get(_compact(value or ""))
+
+
+def lead_status_of(value: str) -> str | None:
+    """Our lead status for another CRM's wording ("Open - Not Contacted", "Attempted to Contact",
+    "Unqualified"); None if unknown."""
+    return _LEAD_STATUSES.get(_compact(value or ""))
+
+
+def lead_source_of(value: str) -> str | None:
+    """Our lead source for another CRM's wording ("Web", "Partner Referral", "Trade Show");
+    None if unknown."""
+    return _LEAD_SOURCES.get(_compact(value or ""))
 
 
 def company_size_of(value: str) -> str | None:
@@ -288,7 +355,7 @@ def _built_in_targets(object_type: str) -> tuple[Target, ...]:
 
 
 def _aliases(object_type: str, custom_fields) -> dict[str, _Claim]:
-    own = CONTACT_ALIASES if object_type == "contact" else COMPANY_ALIASES
+    own = {"contact": CONTACT_ALIASES, "company": COMPANY_ALIASES, "lead": LEAD_ALIASES}[object_type]
     aliases = {alias: _as_claim(spec) for alias, spec in {**ADDRESS_ALIASES, **own}.items()}
     for target in _built_in_targets(object_type):
         aliases.setdefault(_compact(target.label), _Claim(target.key, 0))
@@ -428,6 +495,73 @@ def _build_lifecycle_stages() -> dict[str, str]:
 
 
 _LIFECYCLE_STAGES = _build_lifecycle_stages()
+
+
+def _with_choices(choices, words: dict[str, str]) -> dict[str, str]:
+    """Each choice by its value and its label, and the other CRMs' words (folded) for it."""
+    found = {}
+    for item in choices:
+        found[_compact(item.value)] = item.value
+        found[_compact(item.label)] = item.value
+    for word, value in words.items():
+        found[_compact(word)] = str(value)
+    return found
+
+
+# HubSpot (hs_lead_status), Salesforce, Zoho and Pipedrive lead statuses.
+_LEAD_STATUSES = _with_choices(LeadStatus, {
+    "Open": LeadStatus.NEW, "Open - Not Contacted": LeadStatus.NEW,
+    "Not Contacted": LeadStatus.NEW, "Unread": LeadStatus.NEW,
+    "In Progress": LeadStatus.WORKING, "Working - Contacted": LeadStatus.WORKING,
+    "Contacted": LeadStatus.WORKING, "Attempted to Contact": LeadStatus.WORKING,
+    "Connected": LeadStatus.WORKING, "Nurturing": LeadStatus.WORKING,
+    "Bad Timing": LeadStatus.WORKING, "Contact in Future": LeadStatus.WORKING,
+    "Pre-Qualified": LeadStatus.WORKING,
+    "Open Deal": LeadStatus.QUALIFIED, "Closed - Converted": LeadStatus.QUALIFIED,
+    "Converted": LeadStatus.QUALIFIED, "Sales Qualified": LeadStatus.QUALIFIED,
+    "Unqualified": LeadStatus.DISQUALIFIED, "Not Qualified": LeadStatus.DISQUALIFIED,
+    "Closed - Not Converted": LeadStatus.DISQUALIFIED, "Junk Lead": LeadStatus.DISQUALIFIED,
+    "Lost Lead": LeadStatus.DISQUALIFIED, "Junk": LeadStatus.DISQUALIFIED,
+    "Lost": LeadStatus.DISQUALIFIED,
+})
+
+# Salesforce's picklist, HubSpot's original sources, Zoho's and Pipedrive's: our sources are
+# channels, so a channel of theirs without one of ours is "other".
+_LEAD_SOURCES = _with_choices(LeadSource, {
+    "Web": LeadSource.WEB_FORM, "Website": LeadSource.WEB_FORM, "Form": LeadSource.WEB_FORM,
+    "Online Form": LeadSource.WEB_FORM, "Contact Form": LeadSource.WEB_FORM,
+    "Landing Page": LeadSource.WEB_FORM, "Web Download": LeadSource.WEB_FORM,
+    "Email Marketing": LeadSource.EMAIL, "Inbound Email": LeadSource.EMAIL,
+    "Email Campaign": LeadSource.EMAIL, "E-mail": LeadSource.EMAIL,
+    "Referrals": LeadSource.REFERRAL, "Partner Referral": LeadSource.REFERRAL,
+    "Employee Referral": LeadSource.REFERRAL, "External Referral": LeadSource.REFERRAL,
+    "Customer Referral": LeadSource.REFERRAL, "Word of Mouth": LeadSource.REFERRAL,
+    "Partner": LeadSource.REFERRAL,
+    "Events": LeadSource.EVENT, "Trade Show": LeadSource.EVENT, "Conference": LeadSource.EVENT,
+    "Seminar": LeadSource.EVENT, "Seminar - Internal": LeadSource.EVENT,
+    "Seminar - Partner": LeadSource.EVENT, "Webinar": LeadSource.EVENT,
+    "Cold Call": LeadSource.COLD_OUTREACH, "Cold Calling": LeadSource.COLD_OUTREACH,
+    "Cold Email": LeadSource.COLD_OUTREACH, "Outbound": LeadSource.COLD_OUTREACH,
+    "Prospecting": LeadSource.COLD_OUTREACH,
+    "Imported": LeadSource.IMPORT, "Purchased List": LeadSource.IMPORT,
+    "List Import": LeadSource.IMPORT, "Offline Sources": LeadSource.IMPORT,
+    "Integration": LeadSource.API,
+    "Others": LeadSource.OTHER, "Advertisement": LeadSource.OTHER,
+    "Phone Inquiry": LeadSource.OTHER, "Public Relations": LeadSource.OTHER,
+    "Organic Search": LeadSource.OTHER, "Paid Search": LeadSource.OTHER,
+    "Direct Traffic": LeadSource.OTHER, "Social Media": LeadSource.OTHER,
+    "Organic Social": LeadSource.OTHER, "Paid Social": LeadSource.OTHER,
+    "Other Campaigns": LeadSource.OTHER, "Chat": LeadSource.OTHER,
+    # Pipedrive's lead origins and Zoho's sources.
+    "Web Forms": LeadSource.WEB_FORM, "Web Visitors": LeadSource.WEB_FORM,
+    "Online Store": LeadSource.WEB_FORM, "Sales Email Alias": LeadSource.EMAIL,
+    "Internal Seminar": LeadSource.EVENT, "Prospector": LeadSource.COLD_OUTREACH,
+    "Web Research": LeadSource.COLD_OUTREACH, "Marketplace App": LeadSource.API,
+    "Manually Created": LeadSource.OTHER, "Live Chat": LeadSource.OTHER,
+    "Chatbot": LeadSource.OTHER, "Workflow Automation": LeadSource.OTHER,
+    "Facebook": LeadSource.OTHER, "Twitter": LeadSource.OTHER, "X (Twitter)": LeadSource.OTHER,
+    "LinkedIn": LeadSource.OTHER, "AI Referrals": LeadSource.REFERRAL,
+})
 
 # Band -> (lowest, highest) head count; None for open-ended.
 _SIZE_BANDS = {

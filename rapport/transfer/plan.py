@@ -11,9 +11,15 @@ from rapport.accounts.models import User
 from rapport.contacts.services import clean_record
 from rapport.core.customfields import definitions_for
 from rapport.core.errors import ValidationFailed
+from rapport.sales.choices import LeadSource, LeadStatus
 from rapport.transfer.cells import restored
 from rapport.transfer.kinds import MATCH_LABELS, Kind
-from rapport.transfer.mapping import company_size_of, lifecycle_stage_of
+from rapport.transfer.mapping import (
+    company_size_of,
+    lead_source_of,
+    lead_status_of,
+    lifecycle_stage_of,
+)
 from rapport.transfer.models import ChangeAction, ImportChange, OnMatch
 
 MULTI_TARGETS = {"emails", "phones", "tags"}
@@ -131,12 +137,24 @@ def row_data(settings: Settings, plan: RowPlan) -> None:
                 plan.fail(header, value, "Unknown lifecycle stage.")
             else:
                 data["lifecycle_stage"] = stage
-        elif target == "size":
+        elif target in {"size", "company_size"}:
             size = company_size_of(value)
             if size is None:
                 plan.fail(header, value, "Enter a company size such as 11-50, or a head count.")
             else:
-                data["size"] = size
+                data[target] = size
+        elif target == "status":
+            status = lead_status_of(value)
+            if status is None:
+                plan.fail(header, value, f"Unknown lead status; use one of: {_labels(LeadStatus)}.")
+            else:
+                data["status"] = status
+        elif target == "source":
+            source = lead_source_of(value)
+            if source is None:
+                plan.fail(header, value, f"Unknown lead source; use one of: {_labels(LeadSource)}.")
+            else:
+                data["source"] = source
         elif target == "owner":
             owner = settings.owners.get(value.casefold())
             if owner is None:
@@ -157,6 +175,10 @@ def row_data(settings: Settings, plan: RowPlan) -> None:
     if custom:
         data["custom_fields"] = custom
     plan.data = data
+
+
+def _labels(choices) -> str:
+    return ", ".join(str(label) for label in choices.labels)
 
 
 def clean_row(settings: Settings, plan: RowPlan) -> None:

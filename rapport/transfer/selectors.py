@@ -1,4 +1,5 @@
-"""Reads of imports: a user's imports, the preview of a file, the rows that failed."""
+"""Reads of imports and exports: a user's imports, the preview of a file, the rows that
+failed, and the list an export writes."""
 
 import csv
 import io
@@ -7,7 +8,13 @@ import itertools
 from django.db.models import F, Prefetch, Window
 from django.db.models.functions import RowNumber
 
+from rapport.contacts import selectors as contact_selectors
+from rapport.core import listing
+from rapport.core.customfields import definitions_for
 from rapport.core.permissions import is_admin
+from rapport.core.tags import tag_names
+from rapport.sales.lead_selectors import LEAD_LIST, lead_visible
+from rapport.sales.models import Lead
 from rapport.transfer.cells import neutralised
 from rapport.transfer.engine import settings_for
 from rapport.transfer.models import ExportJob, ImportFailure, ImportJob, SavedMapping
@@ -91,3 +98,30 @@ def export_get(*, user, job_id: int) -> ExportJob | None:
     if job is None or not (job.created_by_id == user.pk or is_admin(user)):
         return None
     return job
+
+
+def list_for_export(*, user, object_type: str, params, batch_size: int = 2000):
+    """The list an export writes, as its page or the API filters, searches and sorts it, scoped
+    to `user`: (the records, unordered, to count; their batches in the list's order). Raises
+    BadRequest for a filter or sort the list does not offer. Contacts and companies come from
+    their own selector; leads from the lead list's spec, read the same way."""
+    if object_type != "lead":
+        return contact_selectors.list_for_export(user=user, object_type=object_type,
+                                                 params=params, batch_size=batch_size)
+    query = listing.parse(params, LEAD_LIST, definitions_for("lead"))
+    query.want_count, query.limit, query.cursor = False, batch_size, None
+    queryset = listing.apply(lead_visible(user=user), query, LEAD_LIST)
+
+    def rows(page_rows):
+        return page_rows.select_related("owner").annotate(tag_names=tag_names(Lead))
+
+    def batches():
+        while True:
+            page = listing.paginate(queryset, query, LEAD_LIST, rows=rows)
+            if page.items:
+                yield page.items
+            if not page.next_cursor:
+                return
+            query.cursor = listing.decode_cursor(page.next_cursor, query.sort)
+
+    return queryset.order_by(), batches()

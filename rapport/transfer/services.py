@@ -1,6 +1,6 @@
 """Every write of imports: upload, choosing columns, starting, undoing, saved mappings.
 
-Anyone who may create contacts may import them. An import acts as the user who uploaded
+Anyone who may create contacts (companies, leads) may import them. An import acts as the user who uploaded
 it: it matches only records that user can see, and its rows go through the same cleaning
 as a record typed into the form.
 """
@@ -12,7 +12,6 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
-from rapport.contacts.selectors import list_for_export
 from rapport.core.cleaning import clean_fields, text
 from rapport.core.customfields import definitions_for
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
@@ -28,6 +27,7 @@ from rapport.transfer.models import (
     SavedMapping,
 )
 from rapport.transfer.readers import UnreadableFile, open_table
+from rapport.transfer.selectors import list_for_export
 
 # .xls is let through to the reader, which explains how to save it as .xlsx (or reads it when
 # it is really tab-separated text, as some exporters write).
@@ -68,7 +68,7 @@ def import_create(*, actor, upload, object_type: str) -> ImportJob:
     job.format, job.encoding, job.delimiter = table.format, table.encoding or "", table.delimiter or ""
     job.headers = table.headers
     job.mapping = suggest(table.headers, object_type, custom_field_choices(object_type))
-    job.match_on = ["email"] if object_type == "contact" else ["domain"]
+    job.match_on = list(kind_of(object_type).default_match_on)
     job.save()
     return job
 

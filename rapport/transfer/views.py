@@ -1,6 +1,6 @@
 """Imports in the UI: upload → choose columns → preview → run with live progress → undo.
 
-Under Settings → Imports, and from the Import button on the contact and company lists.
+Under Settings → Imports, and from the Import button on the contact, company and lead lists.
 """
 
 import itertools
@@ -21,6 +21,8 @@ from rapport.transfer.models import ExportStatus, ImportStatus, OnMatch
 from rapport.transfer.readers import UnreadableFile, open_table
 
 SAMPLE_ROWS = 3
+# Where each kind's records are listed (the import's "See …" link, an export that fails).
+LIST_PAGES = {"contact": "contacts:list", "company": "companies:list", "lead": "leads:list"}
 
 
 def _page(request, template, context):
@@ -145,7 +147,9 @@ def import_start(request, job_id: int):
 
 def import_detail(request, job_id: int):
     job = _job_or_404(request, job_id)
-    context = {"job": job, "rate": engine.rows_per_second(job), "left": engine.seconds_left(job),
+    context = {"job": job, "kind": kind_of(job.object_type),
+               "list_page": LIST_PAGES.get(job.object_type, "contacts:list"),
+               "rate": engine.rows_per_second(job), "left": engine.seconds_left(job),
                "failures": job.failures.all()[:50],
                "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0,
                "active": job.status in {ImportStatus.QUEUED, ImportStatus.RUNNING,
@@ -200,7 +204,7 @@ def export_create(request):
                                      params=QueryDict(request.POST.get("query", "")))
     except RapportError as exc:
         messages.error(request, f"The export could not start: {exc.message}")
-        return redirect("contacts:list" if object_type != "company" else "companies:list")
+        return redirect(LIST_PAGES.get(object_type, "contacts:list"))
     return redirect("exports:detail", job.pk)
 
 
@@ -209,6 +213,7 @@ def export_detail(request, job_id: int):
     if job is None:
         raise Http404()
     context = {"job": job, "active": job.status in {ExportStatus.QUEUED, ExportStatus.RUNNING},
+               "list_page": LIST_PAGES.get(job.object_type, "contacts:list"),
                "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0}
     if request.htmx:
         return render(request, "transfer/_export_progress.html", context)

@@ -1,4 +1,4 @@
-"""`rapport export contacts [--format xlsx] [--filter stage=customer] [--output FILE]`: a list
+"""`rapport export contacts|companies|leads [--format xlsx] [--filter stage=customer] [--output FILE]`: a list
 written to a file from the terminal, with the same filters, scope and columns as the pages."""
 
 import shutil
@@ -10,13 +10,15 @@ from django.http import QueryDict
 
 from rapport.core.errors import RapportError
 from rapport.transfer import exporting, services
+from rapport.transfer.kinds import KINDS
 from rapport.transfer.management.acting import acting_user, command_error
 
-OBJECT_TYPES = {"contacts": "contact", "companies": "company"}
+# `rapport export contacts|companies|leads`: each importable kind by its plural.
+OBJECT_TYPES = {kind.label: key for key, kind in KINDS.items()}
 
 
 class Command(BaseCommand):
-    help = "Export contacts or companies (optionally filtered, searched and sorted) to CSV or .xlsx."
+    help = "Export contacts, companies or leads (optionally filtered, searched and sorted) to CSV or .xlsx."
 
     def add_arguments(self, parser):
         parser.add_argument("object_type", choices=sorted(OBJECT_TYPES))

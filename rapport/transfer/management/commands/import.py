@@ -1,4 +1,4 @@
-"""`rapport import contacts FILE [--mapping M] [--dry-run]`: an import from the terminal,
+"""`rapport import contacts|companies|leads FILE [--mapping M] [--dry-run]`: an import from the terminal,
 with a progress bar; the same services and engine as the import pages."""
 
 import json
@@ -13,10 +13,12 @@ from django.db import transaction
 from rapport.core.context import write_source
 from rapport.core.errors import RapportError
 from rapport.transfer import engine, selectors, services
+from rapport.transfer.kinds import KINDS
 from rapport.transfer.management.acting import acting_user, command_error
 from rapport.transfer.models import ImportJob
 
-OBJECT_TYPES = {"contacts": "contact", "companies": "company"}
+# `rapport import contacts|companies|leads`: each importable kind by its plural.
+OBJECT_TYPES = {kind.label: key for key, kind in KINDS.items()}
 
 
 class DryRun(Exception):
@@ -24,7 +26,7 @@ class DryRun(Exception):
 
 
 class Command(BaseCommand):
-    help = "Import contacts or companies from a CSV, .xlsx or .vcf file."
+    help = "Import contacts, companies or leads from a CSV, .xlsx or .vcf file."
 
     def add_arguments(self, parser):
         parser.add_argument("object_type", choices=sorted(OBJECT_TYPES))
