@@ -156,7 +156,10 @@ def list_mailboxes(request):
 @mailboxes.post("", response={201: MailboxOut, **ERRORS},
                 description="An IMAP folder to poll every two minutes; the first poll starts at "
                             "once. `security` is `ssl` (port 993 by default), `starttls` or "
-                            "`none` (143; `none` only for a server on this machine).")
+                            "`none` (143; `none` only for a server on this machine). "
+                            "`unknown_senders`: what mail from an address no contact or lead has "
+                            "makes: `ignore` (default), `contact` or `lead`. `create_contacts` "
+                            "(deprecated) is still taken: true is `contact`, false `ignore`.")
 def create_mailbox(request, payload: MailboxIn):
     return Status(201, inbound.mailbox_create(actor=request.auth,
                                               data=payload.model_dump(exclude_unset=True)))

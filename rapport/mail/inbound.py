@@ -3,8 +3,9 @@
 Both paths end in one storing service, `store_message`: a message is stored once (its
 Message-ID is unique; one without gets a stable id from a hash of its headers), threaded by
 In-Reply-To and References onto the timeline entries it answers, attached to the contact
-whose address sent it (or to the conversation's contact, or to a new contact when the
-mailbox says so) and put on that contact's timeline with its attachments.
+whose address sent it (else to the lead not yet converted with that address, else to the
+conversation's contact, company or lead, else to a new contact or a new lead when the mailbox
+says so) and put on that record's timeline with its attachments.
 
 A poll reads only what is new (the folder's UIDVALIDITY and the highest UID read are kept),
 fetches headers first so known and oversized messages are never downloaded, and claims the
@@ -41,7 +42,17 @@ from rapport.core.events import record_event
 from rapport.core.permissions import require_admin
 from rapport.mail import inbound_imap, inbound_parse
 from rapport.mail.inbound_parse import Parsed
-from rapport.mail.models import InboundAttachment, InboundMessage, Mailbox, MailboxSecurity
+from rapport.mail.models import (
+    InboundAttachment,
+    InboundMessage,
+    Mailbox,
+    MailboxSecurity,
+    UnknownSenders,
+)
+from rapport.sales.choices import LeadSource
+from rapport.sales.lead_selectors import email_domain, lead_visible
+from rapport.sales.lead_services import lead_create
+from rapport.sales.models import Lead
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +148,7 @@ CLEANERS = {
     "username": _credential("user name", 254, strip=True),
     "password": _credential("password", 500, strip=False),
     "folder": _folder,
-    "create_contacts": _flag,
+    "unknown_senders": choice(UnknownSenders),
     "is_active": _flag,
 }
 # Where the server and folder are: change one and the UIDs read so far mean nothing.
@@ -166,16 +177,38 @@ def _check(mailbox: Mailbox) -> None:
         raise ValidationFailed(fields=errors)
 
 
+def _with_unknown_senders(data: dict, current: str | None = None) -> dict:
+    """`create_contacts`, the yes/no that `unknown_senders` replaced, still taken (API clients
+    written before it send it): true creates contacts (a mailbox that creates leads goes on
+    creating leads), false nothing. `unknown_senders`, when sent too, wins."""
+    if not isinstance(data, dict) or "create_contacts" not in data:
+        return data
+    data = dict(data)
+    flag = data.pop("create_contacts")
+    if "unknown_senders" in data:
+        return data
+    try:
+        flag = _flag(flag)
+    except ValueError as exc:
+        raise ValidationFailed(fields={"create_contacts": [str(exc)]}) from None
+    creating = current if current in {UnknownSenders.CONTACT, UnknownSenders.LEAD} \
+        else UnknownSenders.CONTACT
+    data["unknown_senders"] = creating if flag else UnknownSenders.IGNORE
+    return data
+
+
 def _event_data(mailbox: Mailbox) -> dict:
     return {"name": mailbox.name, "host": mailbox.host, "username": mailbox.username,
-            "folder": mailbox.folder, "is_active": mailbox.is_active}
+            "folder": mailbox.folder, "is_active": mailbox.is_active,
+            "unknown_senders": mailbox.unknown_senders}
 
 
 @transaction.atomic
 def mailbox_create(*, actor, data: dict) -> Mailbox:
     """A mailbox; its first poll runs as soon as the transaction commits."""
     require_admin(actor, ADMIN_ONLY)
-    values = clean_fields(CLEANERS, data, required=("name", "host", "username", "password"))
+    values = clean_fields(CLEANERS, _with_unknown_senders(data),
+                          required=("name", "host", "username", "password"))
     values.setdefault("security", MailboxSecurity.SSL)
     values.setdefault("port", 993 if values["security"] == MailboxSecurity.SSL else 143)
     mailbox = Mailbox(owner=actor, **values)
@@ -194,7 +227,7 @@ def mailbox_update(*, actor, mailbox_id: int, data: dict) -> Mailbox:
     mailbox = Mailbox.objects.select_for_update().filter(pk=mailbox_id).first()
     if mailbox is None:
         raise NotFound()
-    values = clean_fields(CLEANERS, data)
+    values = clean_fields(CLEANERS, _with_unknown_senders(data, mailbox.unknown_senders))
     for name in ("name", "host", "username"):
         if name in values and not values[name]:
             raise ValidationFailed(fields={name: ["This field is required."]})
@@ -323,14 +356,13 @@ def _create(parsed: Parsed, *, source, mailbox, received_at, uid, size, too_larg
         message.activity = own
     else:
         message.replied_to, message.thread_root = _thread(parsed)
-        contact, company = _record_for(parsed, mailbox, message.replied_to)
+        record = _record_for(parsed, mailbox, message.replied_to)
         attachments = _keep_attachments(message, parsed.attachments)
-        if contact or company:
-            message.activity = _timeline_entry(message, parsed, contact, company, mailbox,
-                                               attachments)
+        if record is not None:
+            message.activity = _timeline_entry(message, parsed, record, mailbox, attachments)
         elif parsed.from_address:
-            problems.append(f"No contact has the address {parsed.from_address}; the message is "
-                            "kept here but is on no timeline.")
+            problems.append(f"No contact or lead has the address {parsed.from_address}; the "
+                            "message is kept here but is on no timeline.")
     message.problems = problems[:20]
     message.save(update_fields=["activity", "replied_to", "thread_root", "problems"])
     record_event(type="email.received", object_type="inbound_email", object_id=message.pk,
@@ -346,7 +378,7 @@ def _thread(parsed: Parsed) -> tuple[Activity | None, Activity | None]:
     if not ids:
         return None, None
     found = {a.email_message_id: a for a in Activity.objects.filter(email_message_id__in=ids)
-             .select_related("contact", "company")}
+             .select_related("contact", "company", "lead")}
     replied_to = next((found[i] for i in ids if i in found), None)
     root = next((found[i] for i in parsed.references if i in found), None)
     if replied_to is not None and root is None:
@@ -357,21 +389,28 @@ def _thread(parsed: Parsed) -> tuple[Activity | None, Activity | None]:
 
 
 def _record_for(parsed: Parsed, mailbox: Mailbox | None,
-                replied_to: Activity | None) -> tuple[Contact | None, Company | None]:
-    """The sender's contact; else the conversation's contact or company; else a new contact
-    when the mailbox creates them."""
+                replied_to: Activity | None) -> Contact | Company | Lead | None:
+    """The record whose timeline the message goes on: the sender's contact; else the sender's
+    lead (not converted: a converted one has its contact); else the conversation's contact,
+    company or lead; else, when the mailbox says so, a new contact or a new lead."""
     if parsed.from_address:
         contact = contact_for_address(parsed.from_address)
         if contact is not None:
-            return contact, None
+            return contact
+        lead = lead_for_address(parsed.from_address)
+        if lead is not None:
+            return lead
     if replied_to is not None:
-        contact = replied_to.contact if replied_to.contact_id else None
-        company = replied_to.company if replied_to.company_id and not contact else None
-        if (contact and not contact.is_deleted) or (company and not company.is_deleted):
-            return contact, company
-    if mailbox is not None and mailbox.create_contacts and parsed.from_address:
-        return _new_contact(parsed, mailbox), None
-    return None, None
+        record = replied_to.contact or replied_to.company or replied_to.lead
+        if record is not None and not record.is_deleted:
+            return record
+    if mailbox is None or not parsed.from_address:
+        return None
+    if mailbox.unknown_senders == UnknownSenders.CONTACT:
+        return _new_contact(parsed, mailbox)
+    if mailbox.unknown_senders == UnknownSenders.LEAD:
+        return _new_lead(parsed, mailbox)
+    return None
 
 
 def contact_for_address(address: str) -> Contact | None:
@@ -387,17 +426,31 @@ def contact_for_address(address: str) -> Contact | None:
     return None
 
 
-def _new_contact(parsed: Parsed, mailbox: Mailbox) -> Contact | None:
-    problems = parsed.problems
+def lead_for_address(address: str) -> Lead | None:
+    """The oldest lead not converted nor in the trash with `address` as its email."""
+    return Lead.objects.filter(email=address, converted_at__isnull=True).order_by("id").first()
+
+
+def _creator(parsed: Parsed, mailbox: Mailbox, noun: str):
+    """Who creates a record for an unknown sender (the mailbox's owner), or None when no record
+    is made: an automated message, a colleague, or a mailbox without an active owner."""
     if parsed.automated:
-        problems.append("An automated message (a bounce, auto-reply or mailing list): no "
-                        "contact was created for its sender.")
+        parsed.problems.append("An automated message (a bounce, auto-reply or mailing list): "
+                               f"no {noun} was created for its sender.")
         return None
     if get_user_model().objects.filter(email__iexact=parsed.from_address).exists():
-        return None  # a colleague, not a contact
+        return None  # a colleague, not a customer
     owner = mailbox.owner
     if owner is None or not owner.is_active:
-        problems.append("The mailbox has no active owner to create the sender's contact as.")
+        parsed.problems.append(f"The mailbox has no active owner to create the sender's {noun} as.")
+        return None
+    return owner
+
+
+def _new_contact(parsed: Parsed, mailbox: Mailbox) -> Contact | None:
+    problems = parsed.problems
+    owner = _creator(parsed, mailbox, "contact")
+    if owner is None:
         return None
     first, last = _split_name(parsed.from_name, parsed.from_address)
     try:
@@ -406,6 +459,42 @@ def _new_contact(parsed: Parsed, mailbox: Mailbox) -> Contact | None:
     except RapportError as exc:
         problems.append(f"The sender's contact could not be created: {exc}")
         return None
+
+
+def _new_lead(parsed: Parsed, mailbox: Mailbox) -> Lead | None:
+    """A lead for the sender, with the source "email", created as the mailbox's owner and so
+    assigned as any new lead is (the assignment rules, the fallback owner, then the owner)."""
+    owner = _creator(parsed, mailbox, "lead")
+    if owner is None:
+        return None
+    first, last = _split_name(parsed.from_name, parsed.from_address)
+    try:
+        return lead_create(actor=owner, data={
+            "email": parsed.from_address, "first_name": first, "last_name": last,
+            "company_name": company_from_address(parsed.from_address),
+            "source": LeadSource.EMAIL})
+    except RapportError as exc:
+        parsed.problems.append(f"The sender's lead could not be created: {exc}")
+        return None
+
+
+# Country-code domains whose companies register under a second level: acme.co.uk, acme.com.au.
+_SECOND_LEVELS = {"co", "com", "net", "org", "ac", "gov", "edu", "ltd", "plc", "ne", "or", "gv"}
+
+
+def company_from_address(address: str) -> str:
+    """The company a business address names, guessed from its domain ("jane@mail.acme-labs.co.uk"
+    -> "Acme Labs"); "" for a free-mail address (gmail.com...) or one that names nothing
+    readable. A guess to correct, not a fact: it only fills the lead's company name."""
+    labels = email_domain(address).split(".")
+    if len(labels) < 2:
+        return ""
+    if len(labels) > 2 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVELS:
+        labels = labels[:-1]
+    name = labels[-2]
+    if len(name) < 2 or name.isdigit() or name.startswith("xn--"):
+        return ""
+    return " ".join(part.capitalize() for part in name.replace("_", "-").split("-") if part)[:200]
 
 
 def _split_name(name: str, address: str) -> tuple[str, str]:
@@ -419,18 +508,20 @@ def _split_name(name: str, address: str) -> tuple[str, str]:
     return first[:100], last[:100]
 
 
+_VISIBLE = {"contact": contact_visible, "company": company_visible, "lead": lead_visible}
+
+
 def _actor_for(record, mailbox: Mailbox | None):
     """Who the timeline entry is written as: the record's owner, who answers for the
     relationship, else the mailbox's owner; either must be able to see the record."""
-    visible = contact_visible if isinstance(record, Contact) else company_visible
+    visible = _VISIBLE[record.object_type]
     for user in (record.owner, mailbox.owner if mailbox else None):
         if user is not None and user.is_active and visible(user=user).filter(pk=record.pk).exists():
             return user
     return None
 
 
-def _timeline_entry(message, parsed, contact, company, mailbox, attachments) -> Activity | None:
-    record = contact or company
+def _timeline_entry(message, parsed, record, mailbox, attachments) -> Activity | None:
     actor = _actor_for(record, mailbox)
     if actor is None:
         parsed.problems.append(f"No active user can see {record}, so the message is on no timeline.")
@@ -440,8 +531,7 @@ def _timeline_entry(message, parsed, contact, company, mailbox, attachments) -> 
     try:
         activity = activity_create(actor=actor, data={
             "kind": "email", "direction": "inbound", "subject": " ".join(parsed.subject.split())[:200],
-            "body": body, "contact_id": contact.pk if contact else None,
-            "company_id": company.pk if company else None,
+            "body": body, f"{record.object_type}_id": record.pk,
             "occurred_at": parsed.sent_at or message.received_at,
             "email_from": parsed.from_address, "email_to": list(dict.fromkeys(parsed.to + parsed.cc))[:100],
         })

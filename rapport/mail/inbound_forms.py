@@ -1,6 +1,6 @@
 from django import forms
 
-from rapport.mail.models import MailboxSecurity
+from rapport.mail.models import MailboxSecurity, UnknownSenders
 
 
 class MailboxForm(forms.Form):
@@ -22,9 +22,12 @@ class MailboxForm(forms.Form):
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     folder = forms.CharField(label="Folder", max_length=200, initial="INBOX", required=False,
                              help_text="Empty means INBOX.")
-    create_contacts = forms.BooleanField(
-        label="Create a contact, as a lead, for a sender Rapport does not know", required=False,
-        help_text="Bounces, auto-replies, mailing lists and colleagues never become contacts.")
+    unknown_senders = forms.ChoiceField(
+        label="Mail from an address no contact or lead has", choices=UnknownSenders.choices,
+        initial=UnknownSenders.IGNORE, required=False,
+        help_text="A new lead gets the source “Email” and an owner from the lead assignment "
+                  "rules. Bounces, auto-replies, mailing lists and colleagues never become "
+                  "contacts or leads.")
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,4 +41,6 @@ class MailboxForm(forms.Form):
             data.pop("password", None)
         if data.get("port") is None:
             data.pop("port", None)
+        if not data.get("unknown_senders"):
+            data.pop("unknown_senders", None)  # left out: ignore when new, unchanged when saved
         return data

@@ -101,6 +101,14 @@ class MailboxSecurity(models.TextChoices):
     NONE = "none", "None (this machine only)"
 
 
+class UnknownSenders(models.TextChoices):
+    """What a mailbox does with a message from an address no contact or lead has."""
+
+    IGNORE = "ignore", "Keep the message here, on no timeline"
+    CONTACT = "contact", "Create a contact (lifecycle stage lead)"
+    LEAD = "lead", "Create a lead (assigned by the lead assignment rules)"
+
+
 class Mailbox(models.Model):
     """An IMAP folder Rapport reads every two minutes for mail from contacts."""
 
@@ -114,7 +122,8 @@ class Mailbox(models.Model):
     # tokens for this); never shown again in the UI or the API once saved.
     password = models.CharField(max_length=500)
     folder = models.CharField(max_length=200, default="INBOX")
-    create_contacts = models.BooleanField(default=False)
+    unknown_senders = models.CharField(max_length=8, choices=UnknownSenders.choices,
+                                       default=UnknownSenders.IGNORE)
     is_active = models.BooleanField(default=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                               related_name="+")

@@ -103,6 +103,8 @@ class MailboxIn(Schema):
     username: str | None = None
     password: str | None = None
     folder: str | None = None
+    unknown_senders: str | None = None
+    # Before unknown_senders: true is "contact" (a mailbox creating leads goes on), false "ignore".
     create_contacts: bool | None = None
     is_active: bool | None = None
 
@@ -117,7 +119,8 @@ class MailboxOut(Schema):
     security: str
     username: str
     folder: str
-    create_contacts: bool
+    unknown_senders: str
+    create_contacts: bool  # deprecated: whether unknown_senders creates a record (contact or lead)
     is_active: bool
     owner_id: int | None
     created_at: datetime
@@ -128,6 +131,11 @@ class MailboxOut(Schema):
     messages_fetched: int
     messages_failed: int
     is_syncing: bool
+
+
+    @staticmethod
+    def resolve_create_contacts(mailbox):
+        return mailbox.unknown_senders != "ignore"
 
 
 class MailboxPage(Schema):

@@ -210,7 +210,7 @@ def mailbox_detail(request, mailbox_id: int):
     form = MailboxForm(request.POST or None, editing=True, initial={
         "name": mailbox.name, "host": mailbox.host, "security": mailbox.security,
         "port": mailbox.port, "username": mailbox.username, "folder": mailbox.folder,
-        "create_contacts": mailbox.create_contacts})
+        "unknown_senders": mailbox.unknown_senders})
     if request.method == "POST" and form.is_valid():
         try:
             inbound.mailbox_update(actor=request.user, mailbox_id=mailbox.pk,
