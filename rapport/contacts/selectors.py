@@ -163,17 +163,16 @@ def trash_list(*, user, object_type: str, limit: int = 200):
 
 
 def search_all(*, user, query: str, limit: int = 8) -> dict:
-    """The global search box: the best matches of each object type."""
-    contacts = listing.apply(
-        contact_visible(user=user),
-        listing.parse(listing.params(q=query), CONTACT_LIST), CONTACT_LIST,
-    ).select_related("company").order_by("last_name", "first_name", "id")[:limit]
-    companies = listing.apply(
-        company_visible(user=user),
-        listing.parse(listing.params(q=query, sort="name"), COMPANY_LIST), COMPANY_LIST,
-    ).order_by("name", "id")[:limit]
-    return {"contacts": list(contacts), "companies": list(companies)}
+    """The global search box's contacts and companies: the best matches `user` may see, one
+    query per type however many match."""
+    def matches(visible, spec, **params):
+        return listing.apply(visible, listing.parse(listing.params(q=query, **params), spec), spec)
 
+    contacts = matches(contact_visible(user=user), CONTACT_LIST).select_related(
+        "company").order_by("last_name", "first_name", "id")[:limit]
+    companies = matches(company_visible(user=user), COMPANY_LIST, sort="name").order_by(
+        "name", "id")[:limit]
+    return {"contacts": list(contacts), "companies": list(companies)}
 
 
 def company_choices(*, user, limit: int = 500, include_id: int | None = None) -> list[Company]:

@@ -31,6 +31,7 @@ from rapport.core.permissions import in_scope
 from rapport.core.selectors import one
 from rapport.core.tags import tag_names
 from rapport.sales.choices import DealStatus
+from rapport.sales.lead_selectors import LEAD_LIST, lead_visible
 from rapport.sales.models import (
     ACTIVE,
     CENT,
@@ -329,3 +330,16 @@ def reference_names() -> dict[str, dict[int, str]]:
         "stage": dict(Stage.objects.values_list("id", "name")),
         "lost_reason": dict(LostReason.objects.values_list("id", "name")),
     }
+
+
+def search_all(*, user, query: str, limit: int = 8) -> dict:
+    """The global search box's leads and deals: the best matches `user` may see, one query per
+    type however many match. Leads not yet converted come before converted ones."""
+    def matches(visible, spec):
+        return listing.apply(visible, listing.parse(listing.params(q=query), spec), spec)
+
+    leads = matches(lead_visible(user=user), LEAD_LIST).order_by(
+        F("converted_at").asc(nulls_first=True), "last_name", "first_name", "id")[:limit]
+    deals = matches(deal_visible(user=user), DEAL_LIST).select_related(
+        "stage", "company").order_by("name", "id")[:limit]
+    return {"leads": list(leads), "deals": list(deals)}

@@ -7,6 +7,7 @@ from rapport.activities.choices import ActivityKind
 from rapport.contacts import selectors as contact_selectors
 from rapport.core.errors import BadRequest
 from rapport.sales import analytics as sales_analytics
+from rapport.sales import selectors as sales_selectors
 from rapport.web import charts
 
 HOME_TASKS = 6
@@ -37,17 +38,22 @@ def home(request):
     })
 
 
+def search_everything(user, query: str, *, limit: int) -> dict:
+    """Each kind of record the search box finds, from the selectors of its app."""
+    return {**contact_selectors.search_all(user=user, query=query, limit=limit),
+            **sales_selectors.search_all(user=user, query=query, limit=limit)}
+
+
 def search(request):
     query = (request.GET.get("q") or "").strip()
-    results, error = {"contacts": [], "companies": []}, ""
+    results, error = {"contacts": [], "companies": [], "leads": [], "deals": []}, ""
     if query:
         try:
-            results = contact_selectors.search_all(
-                user=request.user, query=query, limit=5 if request.htmx else 25)
+            results = search_everything(request.user, query, limit=5 if request.htmx else 25)
         except BadRequest as exc:
             error = " ".join(m for msgs in exc.fields.values() for m in msgs) or exc.message
     context = {"query": query, "results": results, "error": error,
-               "total": len(results["contacts"]) + len(results["companies"])}
+               "total": sum(len(found) for found in results.values())}
     if request.htmx:
         return render(request, "web/_search_dropdown.html", context)
     return render(request, "web/search.html", context)

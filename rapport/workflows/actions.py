@@ -15,6 +15,7 @@ from rapport.automation.services import queue_delivery
 from rapport.contacts.services import company_update, contact_update
 from rapport.core.errors import ValidationFailed
 from rapport.mail.services import email_send
+from rapport.sales.lead_services import lead_update
 from rapport.sales.services import deal_update
 from rapport.workflows import conditions
 from rapport.workflows.models import Rule
@@ -23,6 +24,7 @@ UPDATERS = {
     "contact": lambda actor, pk, data: contact_update(actor=actor, contact_id=pk, data=data),
     "company": lambda actor, pk, data: company_update(actor=actor, company_id=pk, data=data),
     "deal": lambda actor, pk, data: deal_update(actor=actor, deal_id=pk, data=data),
+    "lead": lambda actor, pk, data: lead_update(actor=actor, lead_id=pk, data=data),
 }
 
 

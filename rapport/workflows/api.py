@@ -5,7 +5,7 @@ from ninja import Router, Status
 from rapport.api.schemas import ERRORS
 from rapport.core.errors import NotFound
 from rapport.core.permissions import require_admin
-from rapport.workflows import selectors, services
+from rapport.workflows import selectors, services, spec
 from rapport.workflows.schemas import RuleIn, RuleOut, RuleTestIn, RunOut
 
 router = Router(tags=["automation"])
@@ -26,9 +26,10 @@ def list_rules(request):
 
 
 @router.post("", response={201: RuleOut, **ERRORS},
-             description="A rule: `object_type` (contact, company, deal), `trigger`, `conditions`, "
-                         "`actions` (see the API guide). Created switched off unless "
-                         "`is_active` is true; switching on is refused if rules would loop.")
+             description=f"A rule: `object_type` ({', '.join(spec.OBJECT_TYPES)}), `trigger`, "
+                         "`conditions`, `actions` (see the API guide). Created switched off "
+                         "unless `is_active` is true; switching on is refused if rules would "
+                         "loop.")
 def create_rule(request, payload: RuleIn):
     return Status(201, services.rule_create(actor=request.auth,
                                             data=payload.model_dump(exclude_unset=True)))

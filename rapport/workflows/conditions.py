@@ -3,12 +3,13 @@
 import datetime
 
 from rapport.contacts.models import Company, Contact
-from rapport.sales.models import Deal
+from rapport.sales.models import Deal, Lead
 
-MODELS = {"contact": Contact, "company": Company, "deal": Deal}
+MODELS = {"contact": Contact, "company": Company, "deal": Deal, "lead": Lead}
 # What conditions may read through each record (spec.READABLE), joined in the same query.
 RELATED = {"contact": ("company", "owner"), "company": ("owner",),
-           "deal": ("company", "owner", "stage", "lost_reason")}
+           "deal": ("company", "owner", "stage", "lost_reason"),
+           "lead": ("owner", "converted_contact", "converted_company", "converted_deal")}
 
 
 def readable(object_type: str):

@@ -17,9 +17,12 @@ ACTION_ROWS = 6
 
 
 def _field_choices():
-    names = sorted({name for object_type in spec.OBJECT_TYPES
-                    for name in (*spec.FIELDS[object_type], *spec.READABLE[object_type])})
-    return [("", "—")] + [(n, n.replace("_", " ")) for n in names]
+    """Each object type's fields under its own heading (the rule's type decides which apply)."""
+    return [("", "—")] + [
+        (f"{object_type.title()} fields",
+         [(n, n.replace("_", " ")) for n in sorted({*spec.FIELDS[object_type],
+                                                    *spec.READABLE[object_type]})])
+        for object_type in spec.OBJECT_TYPES]
 
 
 class RuleForm(forms.Form):
@@ -30,13 +33,15 @@ class RuleForm(forms.Form):
     trigger_type = forms.ChoiceField(label="When", choices=list(spec.TRIGGERS.items()))
     trigger_field = forms.CharField(label="Field", required=False, max_length=80,
                                     help_text="For a field change or a date: lifecycle_stage, "
-                                              "created_at, custom_fields.renewal…")
+                                              "a lead's status, created_at, "
+                                              "custom_fields.renewal…")
     trigger_from = forms.CharField(label="Changed from", required=False, max_length=200,
                                    help_text="Leave empty for any value.")
     trigger_to = forms.CharField(label="Changed to", required=False, max_length=200,
                                  help_text="Leave empty for any value.")
     trigger_event_type = forms.CharField(label="Event type", required=False, max_length=64,
-                                         help_text="For “any event”: email.sent, contact.*…")
+                                         help_text="For “any event”: email.sent, contact.*, "
+                                                   "lead.converted…")
     trigger_offset_days = forms.IntegerField(label="Days after the date", required=False,
                                              help_text="-3 means three days before.")
     trigger_every = forms.ChoiceField(label="Every", required=False,

@@ -2,14 +2,17 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
+
+from rapport.workflows.spec import OBJECT_TYPES
 
 
 class RuleIn(Schema):
     model_config = ConfigDict(extra="forbid")
     name: str | None = None
     description: str | None = None
-    object_type: str | None = None
+    object_type: str | None = Field(None, description="What the rule acts on: "
+                                                      + ", ".join(OBJECT_TYPES) + ".")
     trigger: dict[str, Any] | None = None
     conditions: dict[str, Any] | None = None
     actions: list[dict[str, Any]] | None = None

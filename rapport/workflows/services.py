@@ -96,7 +96,8 @@ def _sets_off(first: Rule, second: Rule) -> bool:
         return trigger["field"] in written or (
             trigger["field"].startswith("custom_fields.") and trigger["field"] in written)
     if trigger["type"] == "event":
-        return matches(trigger["event_type"], f"{first.object_type}.updated")
+        return any(matches(trigger["event_type"], event)
+                   for event in spec.written_events(first.object_type, first.actions))
     return False
 
 

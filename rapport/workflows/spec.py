@@ -1,6 +1,6 @@
 """What a rule may say, checked before it is saved: every problem names where it is.
 
-A rule is three JSON documents:
+A rule acts on one object type (OBJECT_TYPES) and is three JSON documents:
   trigger     {"type": "created" | "updated" | "field_changed" | "event" | "date" | "schedule", ...}
   conditions  {"match": "all" | "any", "rules": [{"field", "op", "value"} or a nested group]}
   actions     [{"type": "set_field" | "add_tag" | "remove_tag" | "assign_round_robin" |
@@ -12,7 +12,7 @@ import re
 
 from rapport.core.errors import ValidationFailed
 
-OBJECT_TYPES = ("contact", "company", "deal")
+OBJECT_TYPES = ("contact", "company", "deal", "lead")
 COMMON_FIELDS = ("owner_id", "street", "city", "region", "postal_code", "country", "phone")
 FIELDS = {
     "contact": ("first_name", "last_name", "email", "title", "lifecycle_stage", "company_id",
@@ -22,6 +22,10 @@ FIELDS = {
     # A deal's stage_id moves it (history, events); won or lost by the stage it is put in.
     "deal": ("name", "amount", "currency", "stage_id", "probability", "expected_close_date",
              "company_id", "owner_id", "next_step"),
+    # What lead_update takes. A converted lead stays qualified (lead_update refuses the rest).
+    "lead": ("first_name", "last_name", "email", "phone", "company_name", "title", "website",
+             "source", "status", "disqualified_reason", "score", "country", "company_size",
+             "owner_id"),
 }
 # Read-only in conditions: set by Rapport, or reached through a relation.
 READABLE = {
@@ -33,10 +37,26 @@ READABLE = {
              "stage.kind", "lost_reason.name", "won_at", "closed_at", "company.name",
              "company.industry", "company.size", "company.country", "owner.email",
              "owner.team_id"),
+    # A converted lead reaches what it became.
+    "lead": ("created_at", "updated_at", "tags", "is_converted", "converted_at",
+             "converted_contact_id", "converted_company_id", "converted_deal_id",
+             "converted_contact.email", "converted_contact.lifecycle_stage",
+             "converted_company.name", "converted_company.industry", "converted_deal.name",
+             "converted_deal.amount", "converted_deal.status", "owner.email", "owner.team_id"),
 }
 DATE_FIELDS = ("created_at", "updated_at")
 # Calendar dates of one record type, for "3 days before the close date".
-OWN_DATE_FIELDS = {"deal": ("expected_close_date",)}
+OWN_DATE_FIELDS = {"deal": ("expected_close_date",), "lead": ("converted_at",)}
+# Actions an object type cannot take, and why (the message names the action).
+UNSUPPORTED = {
+    "send_email": {
+        "company": "send_email: emails are sent to contacts; use a contact rule, or a deal rule "
+                   "(to the deal's first contact).",
+        "lead": "send_email: Rapport cannot email a lead from a rule yet (an email is sent from "
+                "a contact, a company or a deal); use a rule on contacts, which a lead becomes "
+                "when it is converted.",
+    },
+}
 OPERATORS = {
     "eq": "is", "ne": "is not", "contains": "contains", "not_contains": "does not contain",
     "starts_with": "starts with", "gt": "is greater than", "gte": "is at least",
@@ -176,8 +196,9 @@ def _trigger(object_type: str, value, where: str) -> dict:
         field = _text(trigger.get("field"), f"{where}.field", max_length=80)
         dates = DATE_FIELDS + OWN_DATE_FIELDS.get(object_type, ())
         if field not in dates and not is_custom(field):
-            raise SpecError(f"{where}.field", f"Use a date field: {', '.join(dates)} "
-                                              "or a custom date field (custom_fields.<key>).")
+            raise SpecError(f"{where}.field", f"“{field}” is not a date field of a {object_type}. "
+                                              f"Use one of: {', '.join(dates)}, or a custom "
+                                              "date field (custom_fields.<key>).")
         clean["field"] = field
         clean["offset_days"] = _int(trigger.get("offset_days", 0), f"{where}.offset_days",
                                     low=-365, high=365)
@@ -242,6 +263,9 @@ def _action(object_type: str, value, where: str, *, top: bool, depth: int = 0) -
     kind = action.get("type")
     if kind not in ACTIONS:
         raise SpecError(f"{where}.type", f"Choose one of: {', '.join(ACTIONS)}.")
+    refused = UNSUPPORTED.get(kind, {}).get(object_type)
+    if refused:
+        raise SpecError(f"{where}.type", refused)
     clean = {"type": kind}
     if kind == "set_field":
         clean["field"] = _field(object_type, action.get("field"), f"{where}.field", writable=True)
@@ -267,9 +291,6 @@ def _action(object_type: str, value, where: str, *, top: bool, depth: int = 0) -
             assignee = _int(assignee, f"{where}.assign_to", low=1, high=2**62)
         clean["assign_to"] = assignee
     elif kind == "send_email":
-        if object_type not in ("contact", "deal"):
-            raise SpecError(f"{where}.type", "Emails are sent to contacts: use a contact rule, "
-                                             "or a deal rule (to the deal's first contact).")
         clean["template_id"] = _int(action.get("template_id"), f"{where}.template_id",
                                     low=1, high=2**62)
     elif kind == "call_webhook":
@@ -298,6 +319,26 @@ def _action(object_type: str, value, where: str, *, top: bool, depth: int = 0) -
         if not clean["then"] and not clean["else"]:
             raise SpecError(where, "Give the If / else at least one action.")
     return clean
+
+
+# Events a record's service records beside `<type>.updated` when these fields change: an
+# "any event" rule on them can be set off by an action that writes the field.
+EVENTS_OF_FIELDS = {
+    "deal": {"stage_id": ("deal.stage_changed", "deal.won", "deal.lost")},
+    "lead": {"owner_id": ("lead.assigned",)},
+}
+
+
+def written_events(object_type: str, actions: list) -> set[str]:
+    """The event types the actions may cause on the record itself."""
+    written = written_fields(actions)
+    if not written:
+        return set()
+    events = {f"{object_type}.updated"}
+    for field, types in EVENTS_OF_FIELDS.get(object_type, {}).items():
+        if field in written:
+            events.update(types)
+    return events
 
 
 def written_fields(actions: list) -> set[str]:
