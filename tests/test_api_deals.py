@@ -3,6 +3,7 @@
 import pytest
 
 from rapport.core.models import Event
+from rapport.sales.forecasting import with_category
 from rapport.sales.models import Deal, LostReason, Pipeline, Stage, StageHistory
 
 
@@ -450,6 +451,51 @@ def test_bad_pipelines_are_refused_naming_the_field(org, api, body, field, statu
     assert response.status_code == status, response.content
     assert field in response.json()["error"]["fields"]
     assert Pipeline.objects.count() == 1
+
+
+def test_a_stage_has_a_forecast_category_that_deals_follow_unless_they_have_their_own(
+        org, api, stages):
+    admin = api()
+    pipeline = Pipeline.objects.get(is_default=True).pk
+    path = f"/pipelines/{pipeline}/stages/{stages['Meeting']}"
+    follows = create(api(org.sales_a1), stage_id=stages["Meeting"])
+    own = create(api(org.sales_a1), stage_id=stages["Meeting"], forecast_category="best_case")
+
+    def category(deal):
+        return with_category(Deal.objects.filter(pk=deal["id"])).get().category
+
+    listed = admin.get(f"/pipelines/{pipeline}").json()["stages"]
+    assert {s["name"]: s["forecast_category"] for s in listed}["Meeting"] == ""
+    assert (category(follows), category(own)) == ("pipeline", "best_case")  # 25 %: pipeline
+
+    changed = admin.patch(path, {"forecast_category": "commit"})
+    assert changed.status_code == 200 and changed.json()["forecast_category"] == "commit"
+    # Deals without their own category follow the stage at once; the other keeps its own, and
+    # no deal row was rewritten (its own category is still what its owner chose).
+    assert (category(follows), category(own)) == ("commit", "best_case")
+    assert Deal.objects.get(pk=follows["id"]).forecast_category == ""
+    assert api(org.sales_a1).get(f"/deals/{own['id']}").json()["forecast_category"] == "best_case"
+    assert Event.objects.filter(type="stage.updated").last().data["changes"] == {
+        "forecast_category": ["", "commit"]}
+
+    for bad in ("nope", "closed", "omitted", "COMMIT"):
+        refused = admin.patch(path, {"forecast_category": bad})
+        assert refused.status_code == 422, refused.content
+        assert list(refused.json()["error"]["fields"]) == ["forecast_category"]
+    assert admin.patch(path, {"forecast_category": 3}).status_code == 422
+    assert Stage.objects.get(pk=stages["Meeting"]).forecast_category == "commit"
+    back = admin.patch(path, {"forecast_category": None})  # null: from the probability again
+    assert back.status_code == 200 and back.json()["forecast_category"] == ""
+    assert category(follows) == "pipeline"
+
+    made = admin.post(f"/pipelines/{pipeline}/stages", {"name": "Verbal yes", "probability": 60,
+                                                        "forecast_category": "commit"})
+    assert made.status_code == 201 and made.json()["forecast_category"] == "commit"
+    refused = admin.post("/pipelines", {"name": "Partners", "stages": [
+        {"name": "Intro", "forecast_category": "maybe"}, {"name": "Signed", "kind": "won"},
+        {"name": "Dropped", "kind": "lost"}]})
+    assert refused.status_code == 422
+    assert "stages[0].forecast_category" in refused.json()["error"]["fields"]
 
 
 def test_a_stage_with_deals_cannot_be_deleted(org, api, stages):

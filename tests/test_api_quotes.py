@@ -252,7 +252,11 @@ def test_submit_approve_send_through_the_api(org, api, deal, smtp):
     body = sent.json()
     assert body["status"] == "sent" and body["sent_to"] == ["buyer@globex.example"]
     assert body["public_url"].startswith("http://testserver/q/") and not body["win_deal_on_accept"]
-    assert body["email_id"] and smtp.messages[0]["rcpt_tos"] == ["buyer@globex.example"]
+    assert body["email_id"] and smtp.messages[-1]["rcpt_tos"] == ["buyer@globex.example"]
+    # Before it: the approver asked twice, and the seller told of each decision.
+    assert [m["rcpt_tos"] for m in smtp.messages[:-1]] == [
+        [org.manager_a.email], [org.sales_a1.email], [org.manager_a.email], [org.sales_a1.email]]
+    assert f"http://testserver/quotes/{qid}/" in smtp.messages[0]["raw"].decode()
     assert [e.type for e in Event.objects.filter(object_type="quote", object_id=qid).order_by("id")] == [
         "quote.created", "quote.submitted", "quote.rejected", "quote.submitted", "quote.approved",
         "quote.sent"]
@@ -300,11 +304,50 @@ def test_creating_a_quote_is_idempotent(org, api, deal):
     ({"lines": [{"name": "A", "unit_price": "1", "quantity": "-2"}]}, "lines[0].quantity"),
     ({"lines": "nope"}, "lines"),
     ({"terms": "x" * 10_001}, "terms"),
+    ({"discount_percent": "100.01"}, "discount_percent"),
+    ({"discount_percent": "-1"}, "discount_percent"),
+    ({"discount_percent": "12.345"}, "discount_percent"),
+    ({"discount_percent": "ten"}, "discount_percent"),
+    ({"discount_percent": "NaN"}, "discount_percent"),
 ])
 def test_bad_quotes_are_422s(org, api, deal, body, field):
     if "deal_id" not in body and field != "deal_id":
         body = {"deal_id": deal.pk, **body}
     assert field in error(api(org.sales_a1).post("/quotes", body), 422)["fields"]
+
+
+def test_a_discount_on_the_whole_quote(org, api, deal):
+    client = api(org.sales_a1)
+    quote = new_quote(client, deal, [
+        {"name": "A", "quantity": "3", "unit_price": "33.33", "tax_rate": "20"},
+        {"name": "B", "unit_price": "100.00", "discount_percent": "10"}], discount_percent="12.5")
+    # 99.99 and 90.00 after the line's 10 %: 12.5 % of 189.99 = 23.75, shared out by the nets.
+    assert quote["discount_percent"] == "12.50" and quote["quote_discount_amount"] == "23.75"
+    a, b = quote["lines"]
+    assert (a["net_amount"], a["quote_discount_amount"], a["tax_amount"], a["total"]) == (
+        "99.99", "12.50", "17.50", "104.99")
+    assert (b["net_amount"], b["quote_discount_amount"], b["tax_amount"], b["total"]) == (
+        "90.00", "11.25", "0.00", "78.75")
+    assert (quote["subtotal"], quote["discount_total"], quote["tax_total"], quote["total"]) == (
+        "199.99", "33.75", "17.50", "183.74")
+    # 10 % on B and 12.5 % on everything: 21.25 % on B, over the 20 % limit.
+    assert quote["max_discount_percent"] == "21.25" and quote["approval_required"]
+    assert quote["approval_reasons"] == [
+        "a line is discounted 21.25 % with the quote's 12.5 % discount, over the 20 % limit"]
+
+    # The discount alone changes: the stored lines are priced again.
+    changed = client.patch(f"/quotes/{quote['id']}", {"discount_percent": None},
+                           headers={"If-Match": '"1"'})
+    assert changed.status_code == 200, changed.json()
+    body = changed.json()
+    assert body["discount_percent"] == "0.00" and body["quote_discount_amount"] == "0.00"
+    assert body["total"] == "209.99" and not body["approval_required"] and body["version"] == 2
+    bad = error(client.patch(f"/quotes/{quote['id']}", {"discount_percent": "101"}), 422)
+    assert list(bad["fields"]) == ["discount_percent"]
+    assert client.get(f"/quotes/{quote['id']}").json()["version"] == 2  # nothing changed
+
+    only_quote = new_quote(client, deal, discount_percent=25)
+    assert only_quote["approval_reasons"] == ["the quote is discounted 25 %, over the 20 % limit"]
 
 
 def test_quote_settings(org, api, deal):

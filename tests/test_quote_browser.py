@@ -23,7 +23,8 @@ def test_the_customer_opens_the_link_on_a_phone_and_accepts(browser, live_server
     quote = quote_services.quote_create(actor=org.sales_a1, data={"deal_id": deal.pk, "lines": [
         {"name": "Widget Pro, a rather long product name that has to wrap on a phone",
          "quantity": "3", "unit_price": "1199.99", "discount_percent": "10", "tax_rate": "20"},
-        {"name": "Onboarding", "unit_price": "500.00"}], "terms": "Payment within 30 days."})
+        {"name": "Onboarding", "unit_price": "500.00"}], "terms": "Payment within 30 days.",
+        "discount_percent": "5"})
     quote = quote_services.quote_send(actor=org.sales_a1, quote_id=quote.pk, data={},
                                       base_url=live_server.url)
     assert len(smtp.messages) == 1
@@ -36,7 +37,11 @@ def test_the_customer_opens_the_link_on_a_phone_and_accepts(browser, live_server
     try:
         page.goto(quote_services.public_url(quote, live_server.url))
         expect(page.get_by_role("heading", name=quote.number)).to_be_visible()
-        expect(page.get_by_text("€4,387.96").first).to_be_visible()  # 3,239.97 + 647.99 tax + 500
+        # 3,239.97 and 500 after the line discount; 5 % off the quote: 187.00 (162.00 and
+        # 25.00); 20 % tax on 3,077.97: 615.59; 3,077.97 + 615.59 + 475.00.
+        expect(page.get_by_text("€4,168.56").first).to_be_visible()
+        expect(page.get_by_text("Quote discount (5 %)")).to_be_visible()
+        expect(page.get_by_text("−€187.00")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
         accept = page.get_by_role("button", name="Accept quote")

@@ -151,6 +151,38 @@ def test_saving_the_editor_stores_the_lines(org, deal, widget):
     assert saved.valid_until == soon and saved.win_deal_on_accept
 
 
+def test_the_editor_takes_a_discount_on_the_whole_quote(org, deal, widget):
+    draft = quote(org, deal)
+    client = browser(org.sales_a1)
+    page = client.get(f"/quotes/{draft.pk}/edit/").content.decode()
+    assert 'name="discount_percent"' in page and "Discount on the whole quote (%)" in page
+    first = draft.lines.get()
+    # As it is typed: the totals show the quote's discount before tax.
+    totals = client.post(f"/quotes/{draft.pk}/edit/", rows(
+        row("Consulting", price="100.00", line_id=str(first.pk)),
+        row(product=str(widget.pk), quantity="2", discount="15"), discount_percent="10"),
+        headers=HTMX).content.decode()
+    # 100 + 204 = 304; 10 % off = 30.40 (10.00 and 20.40); 20 % tax on 183.60 = 36.72.
+    assert "Line discounts" in totals and "−€36.00" in totals
+    assert "Quote discount (10 %)" in totals and "−€30.40" in totals
+    assert "€36.72" in totals and "€310.32" in totals
+    # 15 % on the line and 10 % on the quote: 23.5 %, over the 20 % limit.
+    assert "a line is discounted 23.5 % with the quote&#x27;s 10 % discount" in totals
+    bad = client.post(f"/quotes/{draft.pk}/edit/", rows(
+        row("Consulting", price="100.00", line_id=str(first.pk)), discount_percent="150",
+        action="save"))
+    assert bad.status_code == 422 and "Enter a number of at most 100" in bad.content.decode()
+    saved = client.post(f"/quotes/{draft.pk}/edit/", rows(
+        row("Consulting", price="100.00", line_id=str(first.pk)), discount_percent="5",
+        action="save"))
+    assert saved.status_code == 302
+    stored = Quote.objects.get(pk=draft.pk)
+    assert stored.discount_percent == Decimal("5.00") and stored.total == Decimal("95.00")
+    detail = client.get(f"/quotes/{draft.pk}/").content.decode()
+    assert "Quote discount (5 %)" in detail and "−€5.00" in detail
+    assert 'value="5"' in client.get(f"/quotes/{draft.pk}/edit/").content.decode()
+
+
 def test_the_editor_shows_what_is_wrong_with_a_line(org, deal):
     draft = quote(org, deal)
     response = browser(org.sales_a1).post(f"/quotes/{draft.pk}/edit/", rows(

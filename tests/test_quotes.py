@@ -5,7 +5,7 @@ signed public link (tampered, expired, reused)."""
 import datetime
 import io
 import threading
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core import signing
@@ -25,7 +25,9 @@ from rapport.core.models import Event
 from rapport.sales import quote_pdf, quote_services
 from rapport.sales.models import Deal, Quote, QuoteLine, QuoteStatus
 from rapport.sales.quote_services import (
+    effective_discount,
     line_amounts,
+    price_lines,
     public_token,
     quote_approve,
     quote_create,
@@ -124,10 +126,10 @@ quantities = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("10000"),
 lines_strategy = st.lists(st.tuples(quantities, money, percents, percents), min_size=1, max_size=25)
 
 
-@given(lines_strategy)
+@given(lines_strategy, percents | st.just(Decimal("0")))
 @settings(max_examples=300, deadline=None)
-def test_totals_always_equal_the_sum_of_the_rounded_lines(raw):
-    rows = []
+def test_totals_always_equal_the_sum_of_the_rounded_lines(raw, quote_discount):
+    bases = []
     for q, price, discount, tax in raw:
         a = line_amounts(q, price, discount, tax)
         for value in (a.amount, a.discount, a.net, a.tax, a.total):
@@ -135,28 +137,93 @@ def test_totals_always_equal_the_sum_of_the_rounded_lines(raw):
         assert a.amount == a.discount + a.net and a.total == a.net + a.tax
         assert abs(a.amount - q * price) <= Decimal("0.005")
         assert Decimal(0) <= a.discount <= a.amount and a.tax >= 0
-        rows.append(QuoteLine(amount=a.amount, discount_amount=a.discount, tax_amount=a.tax,
-                              total=a.total, discount_percent=discount))
-    totals = quote_totals(rows)
+        bases.append((a, tax))
+    # The quote's discount, after the lines' and before tax, shared out over the lines.
+    priced = price_lines(bases, quote_discount)
+    nets = sum(a.net for a, _ in bases)
+    whole = (nets * quote_discount / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    assert sum(p.quote_discount for p in priced) == whole  # what a customer works out
+    rows = []
+    for (base, tax), (_, _, discount, _), p in zip(bases, raw, priced, strict=True):
+        for value in (p.quote_discount, p.tax, p.total):
+            assert value == value.quantize(CENT)
+        assert (p.amount, p.discount, p.net) == (base.amount, base.discount, base.net)
+        assert Decimal(0) <= p.quote_discount <= p.net
+        if nets:  # each share is its line's part of the discount, to the cent
+            assert abs(p.quote_discount - whole * p.net / nets) < CENT
+        assert p.tax == ((p.net - p.quote_discount) * tax / 100).quantize(
+            CENT, rounding=ROUND_HALF_UP)
+        assert p.total == p.net - p.quote_discount + p.tax and p.total >= 0
+        rows.append(QuoteLine(amount=p.amount, discount_amount=p.discount,
+                              quote_discount_amount=p.quote_discount, tax_amount=p.tax,
+                              total=p.total, discount_percent=discount))
+    totals = quote_totals(rows, quote_discount)
     assert totals.total == sum(row.total for row in rows)
+    assert totals.tax_total == sum(row.tax_amount for row in rows)
+    assert totals.quote_discount_amount == whole
+    assert totals.discount_total == sum(row.discount_amount for row in rows) + whole
     assert totals.total == totals.subtotal - totals.discount_total + totals.tax_total
-    assert totals.max_discount == max(row.discount_percent for row in rows)
+    largest = max(row.discount_percent for row in rows)
+    assert totals.max_discount == effective_discount(largest, quote_discount)
+    assert max(largest, quote_discount) <= totals.max_discount <= 100
+    exact = 100 - (100 - largest) * (100 - quote_discount) / 100
+    assert Decimal(0) <= totals.max_discount - exact < CENT  # rounded up, never down
+    if not quote_discount:  # no quote discount: exactly the lines as they were
+        assert [p.total for p in priced] == [a.total for a, _ in bases]
+        assert totals.max_discount == largest
 
 
-@given(st.lists(st.tuples(quantities, money, percents, percents), min_size=1, max_size=6))
+def test_the_quote_discount_is_shared_out_in_cents_that_add_up():
+    # 3 lines of 0.01 with 50 % off the quote: 0.015 → 0.02 in all, one cent on each of two.
+    bases = [(line_amounts(Decimal("1"), Decimal("0.01"), Decimal("0"), Decimal("0")), Decimal(0))
+             for _ in range(3)]
+    assert [p.quote_discount for p in price_lines(bases, Decimal("50"))] == [
+        Decimal("0.01"), Decimal("0.01"), Decimal("0.00")]
+    # 100 and 200 with 10 % off the quote and 20 % tax on the second line only.
+    bases = [(line_amounts(Decimal("1"), Decimal("100"), Decimal("0"), Decimal("0")), Decimal(0)),
+             (line_amounts(Decimal("1"), Decimal("200"), Decimal("0"), Decimal("20")),
+              Decimal("20"))]
+    first, second = price_lines(bases, Decimal("10"))
+    assert (first.quote_discount, first.tax, first.total) == (
+        Decimal("10.00"), Decimal("0.00"), Decimal("90.00"))
+    assert (second.quote_discount, second.tax, second.total) == (
+        Decimal("20.00"), Decimal("36.00"), Decimal("216.00"))
+    assert effective_discount(Decimal("15"), Decimal("10")) == Decimal("23.50")
+    assert effective_discount(Decimal("33.33"), Decimal("0.01")) == Decimal("33.34")  # 33.336667
+
+
+@given(st.lists(st.tuples(quantities, money, percents, percents), min_size=1, max_size=6),
+       percents, percents)
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-def test_a_stored_quote_adds_up_to_its_stored_lines(org, deal, raw):
+def test_a_stored_quote_adds_up_to_its_stored_lines(org, deal, raw, quote_discount, changed):
     quote = draft(org.sales_a1, deal, *[
         line(f"Item {i}", str(q), str(price), discount_percent=str(d), tax_rate=str(t))
-        for i, (q, price, d, t) in enumerate(raw)])
-    quote.refresh_from_db()
-    stored = list(quote.lines.all())
-    assert quote.total == sum(row.total for row in stored)
-    assert quote.subtotal == sum(row.amount for row in stored)
-    assert quote.discount_total == sum(row.discount_amount for row in stored)
-    assert quote.tax_total == sum(row.tax_amount for row in stored)
-    assert quote.total == quote.subtotal - quote.discount_total + quote.tax_total
+        for i, (q, price, d, t) in enumerate(raw)], discount_percent=str(quote_discount))
+
+    def adds_up(quote):
+        quote.refresh_from_db()
+        stored = list(quote.lines.all())
+        assert quote.total == sum(row.total for row in stored)
+        assert quote.subtotal == sum(row.amount for row in stored)
+        assert quote.quote_discount_amount == sum(row.quote_discount_amount for row in stored)
+        assert quote.discount_total == sum(row.discount_amount for row in stored) + \
+            quote.quote_discount_amount
+        assert quote.tax_total == sum(row.tax_amount for row in stored)
+        assert quote.total == quote.subtotal - quote.discount_total + quote.tax_total
+        for row in stored:
+            assert row.total == row.net_amount - row.quote_discount_amount + row.tax_amount
+        # As if priced afresh: a change of the discount alone reprices the stored lines.
+        fresh = quote_services.quote_preview(quote=quote, lines=[
+            line(row.name, str(row.quantity), str(row.unit_price),
+                 discount_percent=str(row.discount_percent), tax_rate=str(row.tax_rate))
+            for row in stored])
+        assert (fresh.totals.total, fresh.totals.tax_total, fresh.totals.discount_total) == (
+            quote.total, quote.tax_total, quote.discount_total)
+
+    adds_up(quote)
+    adds_up(quote_update(actor=org.sales_a1, quote_id=quote.pk,
+                         data={"discount_percent": str(changed)}))
 
 
 def test_a_product_line_takes_its_price_tax_and_name_from_the_catalogue(org, deal, widget):
@@ -434,6 +501,45 @@ def test_the_pdf_holds_the_quote(org, deal, widget):
                      "including €48.00 tax", "−€50.00", "After discount €689.99",
                      "not sent yet"):
         assert expected.lower() in text.lower(), (expected, text)
+
+
+def test_the_quote_discount_shows_in_the_pdf_and_on_the_customers_page(org, deal, widget, smtp):
+    quote = draft(org.sales_a1, deal, {"product_id": widget.pk, "quantity": "2"},
+                  line("Onboarding", "1", "500.00", discount_percent="10"),
+                  discount_percent="5")
+    # 240 + 450 = 690 after the line's discount; 5 % = 34.50 (12.00 and 22.50);
+    # 20 % tax on 228.00 = 45.60; total 655.50 + 45.60.
+    assert (quote.quote_discount_amount, quote.discount_total, quote.total) == (
+        Decimal("34.50"), Decimal("84.50"), Decimal("701.10"))
+    text = pdf_text(quote_pdf.render_quote_pdf(quote))
+    for expected in ("Line discounts −€50.00", "Quote discount (5 %) −€34.50",
+                     "After discount €655.50", "Tax €45.60", "€701.10",
+                     "after €84.50 discount (5 % off the whole quote included)"):
+        assert expected.lower() in " ".join(text.split()).lower(), (expected, text)
+    sent = quote_send(actor=org.sales_a1, quote_id=quote.pk, data={}, base_url=BASE)
+    page = Client().get(public(sent)).content.decode()
+    assert "Quote discount (5 %)" in page and "−€34.50" in page and "€701.10" in page
+
+
+def test_a_discount_on_the_whole_quote_counts_towards_approval(org, deal):
+    # 15 % on the line and 10 % on the quote: 23.5 % in effect, over the 20 % limit.
+    quote = draft(org.sales_a1, deal, line(discount_percent="15"), discount_percent="10")
+    assert quote.max_discount == Decimal("23.50")
+    assert quote_services.approval_reasons(quote) == [
+        "a line is discounted 23.5 % with the quote's 10 % discount, over the 20 % limit"]
+    with pytest.raises(Conflict, match="needs a manager's approval"):
+        quote_send(actor=org.sales_a1, quote_id=quote.pk, data={}, base_url=BASE)
+    # Lowering either brings it within the limit: 15 % and 5 % make 19.25 %.
+    fixed = quote_update(actor=org.sales_a1, quote_id=quote.pk, data={"discount_percent": "5"})
+    assert fixed.max_discount == Decimal("19.25") and quote_services.approval_reasons(fixed) == []
+    whole = draft(org.sales_a1, deal, line(), line("Setup"), discount_percent="20.01")
+    assert quote_services.approval_reasons(whole) == [
+        "the quote is discounted 20.01 %, over the 20 % limit"]
+    assert quote_services.approval_reasons(
+        draft(org.sales_a1, deal, line(), discount_percent="20")) == []  # at the limit
+    with pytest.raises(ValidationFailed) as caught:
+        draft(org.sales_a1, deal, line(), discount_percent="100.5")
+    assert list(caught.value.fields) == ["discount_percent"]
 
 
 def test_a_missing_pango_is_named_with_its_debian_package(monkeypatch):

@@ -234,6 +234,33 @@ def test_stages_are_dragged_into_order_in_settings(page, seeded):
                 .values_list("name", flat=True)) == names
 
 
+def test_a_stages_forecast_category_is_set_on_a_phone(browser, live_server, seeded):
+    from playwright.sync_api import expect
+
+    meeting = seeded["stages"]["Meeting"]
+    context, page = open_page(browser, live_server, viewport={"width": 390, "height": 844},
+                              has_touch=True, is_mobile=True)
+    try:
+        page.goto("/settings/pipelines/")
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"the page scrolls sideways by {overflow}px at 390px"
+        row = page.locator(f'[data-stage-id="{meeting.pk}"]')
+        category = row.get_by_label("Forecast category of Meeting")
+        expect(category).to_have_value("")
+        box, line = category.bounding_box(), row.bounding_box()
+        assert box["x"] >= line["x"] and box["x"] + box["width"] <= line["x"] + line["width"]
+        category.select_option("commit")
+        row.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Stage “Meeting” saved.")).to_be_visible()
+        expect(page.locator(f'[data-stage-id="{meeting.pk}"]').get_by_label(
+            "Forecast category of Meeting")).to_have_value("commit")
+    finally:
+        context.close()
+    assert page.errors == [], page.errors
+    assert Stage.objects.get(pk=meeting.pk).forecast_category == "commit"
+
+
 def test_the_board_on_a_phone_scrolls_sideways_with_snap_and_takes_a_touch_drag(
         browser, live_server, seeded):
     from playwright.sync_api import expect

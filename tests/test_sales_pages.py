@@ -608,6 +608,55 @@ def test_an_admin_manages_pipelines_and_stages(login, org, pipeline, stages):
     assert not Stage.objects.filter(pk=demo.pk).exists()
 
 
+def test_an_admin_sets_each_stages_forecast_category(login, org, pipeline, stages):
+    meeting, won = stages["Meeting"], stages["Won"]
+    client = login(org.admin)
+    page = client.get(reverse("pipelines:list")).content.decode()
+    # Beside each open stage: its category, "Auto" showing what the probability gives.
+    select = re.search(rf'<select[^>]*name="stage-{meeting.pk}-forecast_category".*?</select>',
+                       page, flags=re.S).group(0)
+    assert 'aria-label="Forecast category of Meeting"' in select
+    assert re.search(r'<option value="" selected>Auto \(pipeline\)</option>', select)
+    assert [v for v in re.findall(r'<option value="(\w*)"', select)] == [
+        "", "pipeline", "best_case", "commit"]
+    negotiation = re.search(rf'name="stage-{stages["Negotiation"].pk}-forecast_category".*?'
+                            r"</select>", page, flags=re.S).group(0)
+    assert "Auto (commit)" in negotiation  # 75 %
+    assert f'name="stage-{won.pk}-forecast_category"' not in page and "Forecast: closed" in page
+    # Saved with the probability and stale days, in the same row's form.
+    response = client.post(reverse("pipelines:stage_update", args=[pipeline.pk, meeting.pk]), {
+        "action": "save", f"stage-{meeting.pk}-name": "Meeting",
+        f"stage-{meeting.pk}-probability": "25", f"stage-{meeting.pk}-rotting_days": "",
+        f"stage-{meeting.pk}-forecast_category": "best_case"}, follow=True)
+    assert "Stage “Meeting” saved." in text(response)
+    assert Stage.objects.get(pk=meeting.pk).forecast_category == "best_case"
+    assert re.search(rf'name="stage-{meeting.pk}-forecast_category".*?'
+                     r'<option value="best_case" selected>', response.content.decode(), flags=re.S)
+    # A form without the field (an older page) leaves the category alone; a bad one is refused.
+    client.post(reverse("pipelines:stage_update", args=[pipeline.pk, meeting.pk]), {
+        "action": "save", f"stage-{meeting.pk}-name": "Meeting",
+        f"stage-{meeting.pk}-probability": "30"})
+    assert Stage.objects.get(pk=meeting.pk).forecast_category == "best_case"
+    refused = client.post(reverse("pipelines:stage_update", args=[pipeline.pk, meeting.pk]), {
+        "action": "save", f"stage-{meeting.pk}-name": "Meeting",
+        f"stage-{meeting.pk}-forecast_category": "closed"}, follow=True)
+    assert "Forecast category: Select a valid choice." in text(refused)
+    assert Stage.objects.get(pk=meeting.pk).forecast_category == "best_case"
+    # Back to automatic; and a new stage may name one from the start.
+    client.post(reverse("pipelines:stage_update", args=[pipeline.pk, meeting.pk]), {
+        "action": "save", f"stage-{meeting.pk}-name": "Meeting",
+        f"stage-{meeting.pk}-forecast_category": ""})
+    assert Stage.objects.get(pk=meeting.pk).forecast_category == ""
+    prefix = f"new-stage-{pipeline.pk}"
+    client.post(reverse("pipelines:stage_create", args=[pipeline.pk]), {
+        f"{prefix}-name": "Verbal yes", f"{prefix}-probability": "60",
+        f"{prefix}-forecast_category": "commit"})
+    assert Stage.objects.get(name="Verbal yes").forecast_category == "commit"
+    # Others read it.
+    shown = text(login(org.manager_a).get(reverse("pipelines:list")))
+    assert "Verbal yes · Forecast: commit" in shown and "Meeting · Forecast: pipeline (auto)" in shown
+
+
 def test_refusals_are_shown(login, org, pipeline, stages):
     deal(org.admin, stage_id=stages["Meeting"].pk)
     client = login(org.admin)

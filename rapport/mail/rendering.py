@@ -23,6 +23,16 @@ class Rendered:
     body_html: str  # the sanitised message alone, for showing inside a Rapport page
 
 
+def render_notification(*, subject: str, body: str) -> Rendered:
+    """A message Rapport writes itself (Markdown, no merge fields): its text is never read as
+    a template, so braces in a deal's name or a comment stay what they are."""
+    body_html = render_markdown(body)  # sanitised by nh3
+    html = render_to_string("mail/message.html", {
+        "subject": subject, "body": mark_safe(body_html), "signature": ""})
+    return Rendered(subject=" ".join(subject.split()), text=body.strip() + "\n",
+                    html=INLINER.inline(html), body_html=body_html)
+
+
 def render_parts(*, subject: str, body: str, context: dict, signature: str = "") -> Rendered:
     """Merge `context` into the templates; the body is Markdown, its merged values escaped."""
     merged_subject = " ".join(merge.render(subject, context, html=False).split())

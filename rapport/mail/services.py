@@ -37,7 +37,7 @@ from rapport.mail.models import (
     OutboundEmail,
     SenderIdentity,
 )
-from rapport.mail.rendering import Rendered, render_parts
+from rapport.mail.rendering import Rendered, render_notification, render_parts
 from rapport.sales.selectors import deal_visible, first_contact
 
 MAX_ATTEMPTS = 8
@@ -318,6 +318,28 @@ def send_test_to_self(*, actor) -> OutboundEmail:
         html_body=rendered.html, message_id=_message_id(envelope_from))
     record_event(type="email.queued", object_type="email", object_id=email.pk, actor=actor,
                  data={**_event_data(email), "test": True})
+    _send_after_commit([email.pk])
+    return email
+
+
+def notification_send(*, sender, to: str, subject: str, body: str,
+                      key: str) -> OutboundEmail | None:
+    """A message from `sender` to a colleague (Markdown written by Rapport, no merge fields),
+    on no timeline. `key`, unique for what it is about, makes its Message-ID, so the same key
+    never queues a second message: None when it was queued before."""
+    identity = identity_for(sender)
+    from_header, envelope_from, reply_to = sender_addresses(sender, identity)
+    domain = envelope_from.rpartition("@")[2] or settings.RAPPORT_ICS_DOMAIN
+    message_id = f"<rapport.{key}@{domain}>"
+    if OutboundEmail.objects.filter(message_id=message_id).exists():
+        return None
+    rendered = render_notification(subject=subject, body=body)
+    email = OutboundEmail.objects.create(
+        sender=sender, from_header=from_header, envelope_from=envelope_from, reply_to=reply_to,
+        to=[to], subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
+        message_id=message_id)
+    record_event(type="email.queued", object_type="email", object_id=email.pk, actor=sender,
+                 data={**_event_data(email), "notification": key})
     _send_after_commit([email.pk])
     return email
 

@@ -78,6 +78,12 @@ def _items(objects, schema) -> JsonResponse:
 
 # Pipelines and stages ---------------------------------------------------------------------
 
+CATEGORY_DOC = (
+    "where the stage's open deals count in the forecast: `pipeline`, `best_case` or `commit`; "
+    "empty or null for the default from its probability (commit from 70 %, best case from "
+    "40 %). Deals follow it as they are read; a deal with its own `forecast_category` keeps "
+    "it. Anything else is a 422 naming the field.")
+
 @pipelines.get("", response={200: PipelinePage, **ERRORS},
                description="Every pipeline in order, each with its stages in order (one page).")
 def list_pipelines(request):
@@ -86,7 +92,8 @@ def list_pipelines(request):
 
 @pipelines.post("", response={201: PipelineOut, **ERRORS},
                 description="Admins. `stages` lists open stages, then one `won` and one `lost` "
-                            "stage; left out, the standard six are created.")
+                            "stage (each `name`, `probability`, `kind`, `rotting_days`, "
+                            "`forecast_category`); left out, the standard six are created.")
 def create_pipeline(request, payload: PipelineIn):
     def produce():
         data = _sent(payload)
@@ -133,7 +140,7 @@ def get_board(request, pipeline_id: int, limit: str | None = None, sort: str | N
 
 @pipelines.post("/{int:pipeline_id}/stages", response={201: StageOut, **ERRORS},
                 description="Admins. An open stage at `position` (0 first; default: after the "
-                            "last open stage).")
+                            "last open stage). `forecast_category`: " + CATEGORY_DOC)
 def create_stage(request, pipeline_id: int, payload: StageIn):
     def produce():
         stage = services.stage_create(actor=request.auth, pipeline_id=pipeline_id,
@@ -143,7 +150,8 @@ def create_stage(request, pipeline_id: int, payload: StageIn):
 
 
 @pipelines.patch("/{int:pipeline_id}/stages/{int:stage_id}", response={200: StageOut, **ERRORS},
-                 description="Admins. `name`, `probability`, `rotting_days`.")
+                 description="Admins. `name`, `probability`, `rotting_days`, "
+                             "`forecast_category`: " + CATEGORY_DOC)
 def update_stage(request, pipeline_id: int, stage_id: int, payload: StagePatch):
     return services.stage_update(actor=request.auth, pipeline_id=pipeline_id, stage_id=stage_id,
                                  data=_sent(payload))

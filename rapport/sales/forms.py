@@ -144,11 +144,20 @@ class PipelineForm(forms.Form):
     is_default = forms.BooleanField(label="Make it the default pipeline", required=False)
 
 
+# A stage's own forecast category; empty, its deals count by the stage's probability.
+STAGE_CATEGORIES = [(c.value, c.label) for c in OWN_CATEGORIES]
+
+
 class StageForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100, required=False)
     probability = _whole("Probability (%)", min_value=0, max_value=100)
     rotting_days = _whole("Stale after (days)", min_value=1, max_value=3650,
                           help_text="Empty: deals never go stale here.")
+    forecast_category = forms.ChoiceField(
+        label="Forecast category", required=False,
+        choices=[("", "From the probability")] + STAGE_CATEGORIES,
+        help_text="Where its open deals count in the forecast, unless a deal has its own. "
+                  "From the probability: commit from 70 %, best case from 40 %.")
 
     def to_data(self, *, creating: bool) -> dict:
         data = dict(self.cleaned_data)
@@ -156,6 +165,8 @@ class StageForm(forms.Form):
             data.pop("probability")
         if creating and data["rotting_days"] is None:
             data.pop("rotting_days")
+        if self.add_prefix("forecast_category") not in self.data:
+            data.pop("forecast_category")  # a form without the field leaves it as it is
         return data
 
 

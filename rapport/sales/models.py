@@ -63,6 +63,8 @@ class Stage(models.Model):
     probability = models.PositiveSmallIntegerField(default=0, help_text="Win probability, 0-100 %")
     kind = models.CharField(max_length=4, choices=StageKind.choices, default=StageKind.OPEN)
     # Empty: from the stage's kind and probability (rapport.sales.forecasting.default_category).
+    # Deals follow it when read (rapport.sales.forecasting.with_category), never by copying:
+    # a deal with its own category keeps it when this changes, and the others follow at once.
     forecast_category = models.CharField(max_length=9, choices=ForecastCategory.choices,
                                          blank=True)
     rotting_days = models.PositiveSmallIntegerField(
@@ -485,11 +487,18 @@ class Quote(models.Model):
                               default=QuoteStatus.DRAFT)
     valid_until = models.DateField()
     terms = models.TextField(blank=True)
+    # Percent off the whole quote, taken after the line discounts and before tax (shared out
+    # over the lines in cents; see quote_services.price_lines).
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
     subtotal = models.DecimalField(max_digits=15, decimal_places=2, default=Decimal("0.00"))
+    # Every discount: the lines' own and the quote's (quote_discount_amount is the latter).
     discount_total = models.DecimalField(max_digits=15, decimal_places=2, default=Decimal("0.00"))
+    quote_discount_amount = models.DecimalField(max_digits=15, decimal_places=2,
+                                                default=Decimal("0.00"))
     tax_total = models.DecimalField(max_digits=15, decimal_places=2, default=Decimal("0.00"))
     total = models.DecimalField(max_digits=15, decimal_places=2, default=Decimal("0.00"))
-    # The largest discount of any line, in percent: what the approval rule compares.
+    # The largest effective discount of any line, in percent (its own discount and the quote's
+    # together, rounded up): what the approval rule compares.
     max_discount = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
     # Accepting the quote marks its deal won.
     win_deal_on_accept = models.BooleanField(default=True)
@@ -539,6 +548,8 @@ class Quote(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="quote_total_not_negative"),
+            models.CheckConstraint(condition=Q(discount_percent__gte=0, discount_percent__lte=100),
+                                   name="quote_discount_range"),
         ]
         indexes = [
             models.Index(fields=["deal", "-created_at"], name="quote_deal"),
@@ -570,7 +581,7 @@ class Quote(models.Model):
 
 class QuoteLine(models.Model):
     """One line of a quote: a product (name, SKU and tax rate copied from it) or free text.
-    The amounts are rounded to cents here, line by line."""
+    The amounts are rounded to cents here, line by line, the quote's discount included."""
 
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField(default=0)
@@ -584,10 +595,13 @@ class QuoteLine(models.Model):
     discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
     amount = models.DecimalField(max_digits=15, decimal_places=2)  # quantity × unit price
-    discount_amount = models.DecimalField(max_digits=15, decimal_places=2)
-    net_amount = models.DecimalField(max_digits=15, decimal_places=2)  # after the discount
+    discount_amount = models.DecimalField(max_digits=15, decimal_places=2)  # the line's own
+    net_amount = models.DecimalField(max_digits=15, decimal_places=2)  # after the line's discount
+    # The line's share of the quote's discount, taken off the net before tax.
+    quote_discount_amount = models.DecimalField(max_digits=15, decimal_places=2,
+                                                default=Decimal("0.00"))
     tax_amount = models.DecimalField(max_digits=15, decimal_places=2)
-    total = models.DecimalField(max_digits=15, decimal_places=2)  # net + tax
+    total = models.DecimalField(max_digits=15, decimal_places=2)  # net − quote share + tax
 
     class Meta:
         ordering = ["quote", "position", "id"]
@@ -619,7 +633,7 @@ class QuoteNumber(models.Model):
 class QuoteSettings(models.Model):
     """One row (id 1): when a quote needs a manager's approval, and the defaults of new quotes."""
 
-    # A quote with a line discounted more than this needs approval.
+    # A quote with a line discounted more than this (with the quote's discount) needs approval.
     approval_discount_limit = models.DecimalField(max_digits=5, decimal_places=2,
                                                   default=Decimal("20.00"))
     # A quote whose total is over this needs approval (null: no limit). Compared with the

@@ -246,7 +246,10 @@ def list_quotes(request, limit: str | None = None, cursor: str | None = None,
              description="A draft on `deal_id`, in the deal's currency, numbered at once. "
                          "`lines`: [{`product_id` or `name`, `quantity` (1), `unit_price` "
                          "(from the price book for a product), `discount_percent`, `tax_rate` "
-                         "(the product's), `description`}]. `contact_id` defaults to the deal's "
+                         "(the product's), `description`}]. `discount_percent` (0-100) takes "
+                         "that much off the whole quote after the line discounts and before tax "
+                         "(`quote_discount_amount`; `discount_total` holds every discount). "
+                         "`contact_id` defaults to the deal's "
                          "first contact with an email address; `valid_until` and `terms` to the "
                          "quote settings.")
 def create_quote(request, payload: QuoteIn):
@@ -282,25 +285,29 @@ def delete_quote(request, quote_id: int):
 
 @quotes.post("/{int:quote_id}/submit", response={200: QuoteDetailOut, **ERRORS},
              description="Asks for approval (a draft that needs it: 409 otherwise); the "
-                         "managers of the deal owner's team, else the admins, get a task. "
-                         "Optional `comment`.")
+                         "managers of the deal owner's team, else the admins, get a task and "
+                         "an email with a link to the quote. Optional `comment`.")
 def submit_quote(request, quote_id: int, payload: QuoteCommentIn):
-    services.quote_submit(actor=request.auth, quote_id=quote_id, comment=payload.comment or "")
+    services.quote_submit(actor=request.auth, quote_id=quote_id, comment=payload.comment or "",
+                          base_url=base_url(request))
     return _quote_response(request, quote_id)
 
 
 @quotes.post("/{int:quote_id}/approve", response={200: QuoteDetailOut, **ERRORS},
              description="Managers and admins, not the submitter (unless an admin); a quote "
-                         "pending approval. Optional `comment`.")
+                         "pending approval. Optional `comment`, emailed to the seller.")
 def approve_quote(request, quote_id: int, payload: QuoteCommentIn):
-    services.quote_approve(actor=request.auth, quote_id=quote_id, comment=payload.comment or "")
+    services.quote_approve(actor=request.auth, quote_id=quote_id, comment=payload.comment or "",
+                          base_url=base_url(request))
     return _quote_response(request, quote_id)
 
 
 @quotes.post("/{int:quote_id}/reject", response={200: QuoteDetailOut, **ERRORS},
-             description="Managers and admins: back to a draft; `comment` (why) is required.")
+             description="Managers and admins: back to a draft; `comment` (why) is required "
+                         "and emailed to the seller.")
 def reject_quote(request, quote_id: int, payload: QuoteCommentIn):
-    services.quote_reject(actor=request.auth, quote_id=quote_id, comment=payload.comment or "")
+    services.quote_reject(actor=request.auth, quote_id=quote_id, comment=payload.comment or "",
+                          base_url=base_url(request))
     return _quote_response(request, quote_id)
 
 
@@ -341,7 +348,8 @@ def quote_pdf(request, quote_id: int):
 # Settings ---------------------------------------------------------------------------------
 
 @quote_settings.get("", response={200: QuoteSettingsOut, **ERRORS},
-                    description="When a quote needs approval (its largest line discount over "
+                    description="When a quote needs approval (its largest effective line "
+                                "discount, the quote's own `discount_percent` included, over "
                                 "`approval_discount_limit` %, or its total over "
                                 "`approval_total_limit`, null for none) and new quotes' "
                                 "defaults.")

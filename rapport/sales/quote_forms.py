@@ -78,7 +78,8 @@ class PriceBookForm(forms.Form):
 class QuoteSettingsForm(forms.Form):
     approval_discount_limit = _decimal(
         "Approval needed above this line discount (%)",
-        help_text="A quote with any line discounted more than this needs a manager's approval.")
+        help_text="A quote with any line discounted more than this, counting the discount on "
+                  "the whole quote too, needs a manager's approval.")
     approval_total_limit = _decimal(
         "Approval needed above this total",
         help_text="In the quote's own currency. Empty: no limit on the total.")
@@ -123,6 +124,8 @@ class QuoteForm(forms.Form):
                                   widget=forms.DateInput(attrs={"type": "date"}))
     win_deal_on_accept = forms.BooleanField(label="Mark the deal won when the customer accepts",
                                             required=False)
+    discount_percent = _decimal("Discount on the whole quote (%)",
+                                help_text="Taken off after the line discounts, before tax.")
     terms = _text("Terms", 10_000, widget=forms.Textarea(attrs={"rows": 4}))
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -137,11 +140,14 @@ class QuoteForm(forms.Form):
     def initial_for(quote) -> dict:
         return {"contact_id": quote.contact_id or "", "price_book_id": quote.price_book_id or "",
                 "valid_until": quote.valid_until, "terms": quote.terms,
-                "win_deal_on_accept": quote.win_deal_on_accept, "version": quote.version}
+                "win_deal_on_accept": quote.win_deal_on_accept, "version": quote.version,
+                "discount_percent": f"{quote.discount_percent.normalize():f}"
+                if quote.discount_percent else ""}
 
     def to_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in ("contact_id", "price_book_id",
-                                                           "terms", "win_deal_on_accept")}
+                                                           "terms", "win_deal_on_accept",
+                                                           "discount_percent")}
         data["valid_until"] = self.cleaned_data["valid_until"]
         if data["valid_until"] is None:
             data.pop("valid_until")

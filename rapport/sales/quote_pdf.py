@@ -46,7 +46,9 @@ def quote_html(quote: Quote, *, link: str = "") -> str:
         "issued": (quote.sent_at or timezone.now()).date(),
         "link": link,
         "is_draft": not quote.is_out,
-        "net_total": quote.subtotal - quote.discount_total,  # the sum of the Amount column
+        # The Amount column is each line after its own discount; the quote's comes after.
+        "line_discounts": quote.discount_total - quote.quote_discount_amount,
+        "net_total": quote.subtotal - quote.discount_total,
     })
 
 

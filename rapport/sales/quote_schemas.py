@@ -154,6 +154,8 @@ class QuoteIn(Schema):
     valid_until: date | None = None
     terms: str | None = None
     win_deal_on_accept: bool | None = None
+    # Percent off the whole quote (0-100, 2 places), after the line discounts, before tax.
+    discount_percent: Number = None
     lines: list[QuoteLineIn] | None = None
 
 
@@ -164,6 +166,8 @@ class QuotePatch(Schema):
     valid_until: date | None = None
     terms: str | None = None
     win_deal_on_accept: bool | None = None
+    # Percent off the whole quote (0-100, 2 places), after the line discounts, before tax.
+    discount_percent: Number = None
     lines: list[QuoteLineIn] | None = None
 
 
@@ -194,6 +198,7 @@ class QuoteLineOut(Schema):
     amount: Decimal
     discount_amount: Decimal
     net_amount: Decimal
+    quote_discount_amount: Decimal
     tax_amount: Decimal
     total: Decimal
 
@@ -208,8 +213,10 @@ class QuoteOut(Schema):
     status: str
     valid_until: date
     terms: str
+    discount_percent: Decimal
     subtotal: Decimal
     discount_total: Decimal
+    quote_discount_amount: Decimal
     tax_total: Decimal
     total: Decimal
     max_discount_percent: Decimal

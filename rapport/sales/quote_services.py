@@ -3,13 +3,16 @@ page all come here.
 
 Money is Decimal throughout. A quote line is rounded to cents (ROUND_HALF_UP) step by step:
 amount = quantity × unit price, discount = amount × discount %, net = amount − discount,
-tax = net × tax rate, total = net + tax. The quote's subtotal, discount, tax and total are the
+tax = net × tax rate, total = net + tax. A discount on the whole quote comes after the line
+discounts and before tax: the quote's discount (the sum of the nets × its %, in cents) is shared
+out over the lines by their nets in whole cents that add up to it, and each line's tax is on
+its net less its share (price_lines). The quote's subtotal, discount, tax and total are the
 sums of its rounded lines, so the total always equals the sum of the lines a customer reads.
 
-A quote's life: draft (editable) → pending_approval (when its largest discount or its total
-passes the limits in QuoteSettings) → approved → sent → viewed → accepted, declined or
-expired. `quote_send` refuses a quote that needs an approval it has not had: the one rule
-no path (UI, API, job) can step round.
+A quote's life: draft (editable) → pending_approval (when its largest effective discount, the
+quote's own included, or its total passes the limits in QuoteSettings) → approved → sent →
+viewed → accepted, declined or expired. `quote_send` refuses a quote that needs an approval it
+has not had: the one rule no path (UI, API, job) can step round.
 
 The customer's link is signed with Django's signing (its own salt) over the quote's id and a
 random key kept on the quote; it stops working when the quote's valid-until date has passed.
@@ -19,7 +22,7 @@ import dataclasses
 import datetime
 import logging
 import secrets
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation, localcontext
 
 from django.conf import settings
 from django.core import signing
@@ -62,6 +65,7 @@ from rapport.sales.services import MAX_AMOUNT, clean_currency
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 MAX_QUANTITY = Decimal("999999999.999")  # max_digits=12, decimal_places=3
 MAX_LINES = 200
@@ -82,19 +86,21 @@ def cents(value: Decimal) -> Decimal:
 @dataclasses.dataclass(frozen=True)
 class LineAmounts:
     amount: Decimal  # quantity × unit price
-    discount: Decimal
+    discount: Decimal  # the line's own discount
     net: Decimal  # amount − discount
-    tax: Decimal
-    total: Decimal  # net + tax
+    tax: Decimal  # on net − quote_discount
+    total: Decimal  # net − quote_discount + tax
+    quote_discount: Decimal = ZERO  # the line's share of the quote's discount
 
 
 @dataclasses.dataclass(frozen=True)
 class Totals:
     subtotal: Decimal
-    discount_total: Decimal
+    discount_total: Decimal  # every discount, the quote's included
     tax_total: Decimal
     total: Decimal
-    max_discount: Decimal
+    max_discount: Decimal  # the largest effective discount of a line, in percent
+    quote_discount_amount: Decimal = ZERO  # the part of discount_total the quote's % takes off
 
 
 def line_amounts(quantity: Decimal, unit_price: Decimal, discount_percent: Decimal,
@@ -109,17 +115,67 @@ def line_amounts(quantity: Decimal, unit_price: Decimal, discount_percent: Decim
         return LineAmounts(amount, discount, net, tax, net + tax)
 
 
-def quote_totals(lines) -> Totals:
-    """Sums of the rounded lines (objects with amount, discount_amount, tax_amount, total and
-    discount_percent): nothing is rounded again, so the total is the sum of the lines."""
-    zero = Decimal("0.00")
+def share_out(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`amount` (whole cents) split over `weights` in proportion, in whole cents that add up to
+    it exactly: each share rounded down, then the cents left over one each to the largest
+    remainders (the earlier line on a tie). No share is above its weight when amount ≤ their
+    sum and the weights are whole cents."""
+    whole = sum(weights, ZERO)
+    if not amount or not whole:
+        return [ZERO for _ in weights]
+    with localcontext() as context:
+        context.prec = 60
+        exact = [amount * weight / whole for weight in weights]
+        shares = [share.quantize(CENT, rounding=ROUND_DOWN) for share in exact]
+        left = int((amount - sum(shares, ZERO)) / CENT)
+        by_remainder = sorted(range(len(weights)), key=lambda i: (shares[i] - exact[i], i))
+        for i in by_remainder[:left]:
+            shares[i] += CENT
+    return shares
+
+
+def price_lines(lines: list[tuple[LineAmounts, Decimal]], discount_percent) -> list[LineAmounts]:
+    """The lines (each its amounts as line_amounts gives them, and its tax rate) with the
+    quote's discount taken off: that discount is the sum of the nets × its %, rounded to
+    cents, shared out over the lines by their nets (share_out); each line's tax is then on its
+    net less its share, so every figure is in whole cents and the lines add up to the quote."""
+    percent = Decimal(discount_percent or 0)
+    with localcontext() as context:
+        context.prec = 60
+        nets = [amounts.net for amounts, _ in lines]
+        shares = share_out(cents(sum(nets, ZERO) * percent / HUNDRED), nets)
+        priced = []
+        for (amounts, tax_rate), share in zip(lines, shares, strict=True):
+            taxed = amounts.net - share
+            tax = cents(taxed * tax_rate / HUNDRED)
+            priced.append(LineAmounts(amounts.amount, amounts.discount, amounts.net, tax,
+                                      taxed + tax, share))
+        return priced
+
+
+def effective_discount(line_percent, quote_percent) -> Decimal:
+    """A line's discount with the quote's after it, in percent: 1 − (1 − d)(1 − q), rounded
+    up to hundredths, so it is never shown (or compared) as less than it is."""
+    d, q = Decimal(line_percent or 0), Decimal(quote_percent or 0)
+    with localcontext() as context:
+        context.prec = 60
+        return (d + q - d * q / HUNDRED).quantize(CENT, rounding=ROUND_UP)
+
+
+def quote_totals(lines, discount_percent=ZERO) -> Totals:
+    """Sums of the rounded lines (objects with amount, discount_amount, quote_discount_amount,
+    tax_amount, total and discount_percent): nothing is rounded again, so the total is the sum
+    of the lines. `discount_percent` is the quote's own, for the effective discount."""
     lines = list(lines)
+    quote_discount = sum((line.quote_discount_amount for line in lines), ZERO)
+    largest = max((line.discount_percent for line in lines), default=None)
     return Totals(
-        subtotal=sum((line.amount for line in lines), zero),
-        discount_total=sum((line.discount_amount for line in lines), zero),
-        tax_total=sum((line.tax_amount for line in lines), zero),
-        total=sum((line.total for line in lines), zero),
-        max_discount=max((line.discount_percent for line in lines), default=zero),
+        subtotal=sum((line.amount for line in lines), ZERO),
+        discount_total=sum((line.discount_amount for line in lines), ZERO) + quote_discount,
+        tax_total=sum((line.tax_amount for line in lines), ZERO),
+        total=sum((line.total for line in lines), ZERO),
+        max_discount=ZERO if largest is None else effective_discount(largest, discount_percent),
+        quote_discount_amount=quote_discount,
     )
 
 
@@ -539,12 +595,23 @@ def approval_reasons(quote: Quote, rules: QuoteSettings | None = None) -> list[s
     rules = rules or quote_settings()
     reasons = []
     if quote.max_discount > rules.approval_discount_limit:
-        reasons.append(f"a line is discounted {quote.max_discount.normalize():f} %, over the "
-                       f"{rules.approval_discount_limit.normalize():f} % limit")
+        shown, limit = _percent_text(quote.max_discount), _percent_text(rules.approval_discount_limit)
+        whole = quote.discount_percent or ZERO
+        if not whole:
+            reasons.append(f"a line is discounted {shown} %, over the {limit} % limit")
+        elif quote.max_discount == whole:
+            reasons.append(f"the quote is discounted {shown} %, over the {limit} % limit")
+        else:
+            reasons.append(f"a line is discounted {shown} % with the quote's "
+                           f"{_percent_text(whole)} % discount, over the {limit} % limit")
     if rules.approval_total_limit is not None and quote.total > rules.approval_total_limit:
         reasons.append(f"its total, {quote.total:,.2f} {quote.currency}, is over the "
                        f"{rules.approval_total_limit:,.2f} limit")
     return reasons
+
+
+def _percent_text(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
 
 
 # Quote numbers -----------------------------------------------------------------------------
@@ -684,13 +751,24 @@ def quote_preview(*, quote: Quote, lines) -> Preview:
     """What `lines` would come to on `quote` (its price book as set in memory), saving
     nothing: the editor's totals, worked out here rather than in the browser."""
     errors: dict = {}
-    cleaned = _clean_lines(lines, quote=quote, errors=errors)
+    cleaned = _with_quote_discount(_clean_lines(lines, quote=quote, errors=errors),
+                                   quote.discount_percent)
     rows = [QuoteLine(amount=c["amounts"].amount, discount_amount=c["amounts"].discount,
+                      quote_discount_amount=c["amounts"].quote_discount,
                       tax_amount=c["amounts"].tax, total=c["amounts"].total,
                       discount_percent=c["discount_percent"]) for c in cleaned]
-    totals = quote_totals(rows)
-    probe = Quote(currency=quote.currency, total=totals.total, max_discount=totals.max_discount)
+    totals = quote_totals(rows, quote.discount_percent)
+    probe = Quote(currency=quote.currency, total=totals.total, max_discount=totals.max_discount,
+                  discount_percent=quote.discount_percent)
     return Preview({c["index"]: c for c in cleaned}, totals, errors, approval_reasons(probe))
+
+
+def _with_quote_discount(cleaned: list[dict], discount_percent) -> list[dict]:
+    """The cleaned lines, their amounts with the quote's discount taken off (price_lines)."""
+    priced = price_lines([(c["amounts"], c["tax_rate"]) for c in cleaned], discount_percent)
+    for line, amounts in zip(cleaned, priced, strict=True):
+        line["amounts"] = amounts
+    return cleaned
 
 
 def _write_lines(quote: Quote, lines: list[dict]) -> None:
@@ -704,7 +782,8 @@ def _write_lines(quote: Quote, lines: list[dict]) -> None:
             "sku": line["sku"], "description": line["description"], "quantity": line["quantity"],
             "unit_price": line["unit_price"], "discount_percent": line["discount_percent"],
             "tax_rate": line["tax_rate"], "amount": a.amount, "discount_amount": a.discount,
-            "net_amount": a.net, "tax_amount": a.tax, "total": a.total,
+            "net_amount": a.net, "quote_discount_amount": a.quote_discount,
+            "tax_amount": a.tax, "total": a.total,
         }
         if line["id"]:
             QuoteLine.objects.filter(pk=line["id"], quote=quote).update(**row)
@@ -712,13 +791,36 @@ def _write_lines(quote: Quote, lines: list[dict]) -> None:
             QuoteLine.objects.create(quote=quote, **row)
 
 
+def _reprice_stored(quote: Quote) -> None:
+    """The stored lines repriced for the quote's discount as it now is (their own figures
+    stay): its share, tax and total change on each line that needs it."""
+    rows = list(QuoteLine.objects.filter(quote=quote).order_by("position", "id"))
+    priced = price_lines([(LineAmounts(r.amount, r.discount_amount, r.net_amount, r.tax_amount,
+                                       r.total, r.quote_discount_amount), r.tax_rate)
+                          for r in rows], quote.discount_percent)
+    changed = []
+    for row, a in zip(rows, priced, strict=True):
+        if (row.quote_discount_amount, row.tax_amount, row.total) != (a.quote_discount, a.tax,
+                                                                       a.total):
+            row.quote_discount_amount, row.tax_amount, row.total = a.quote_discount, a.tax, a.total
+            changed.append(row)
+    QuoteLine.objects.bulk_update(changed, ["quote_discount_amount", "tax_amount", "total"])
+
+
 def _retotal(quote: Quote) -> None:
-    totals = quote_totals(QuoteLine.objects.filter(quote=quote))
+    totals = quote_totals(QuoteLine.objects.filter(quote=quote), quote.discount_percent)
     if max(totals.subtotal, totals.total) > MAX_AMOUNT:
         raise ValidationFailed(fields={"lines": ["The quote comes to more than it can hold."]})
     quote.subtotal, quote.discount_total = totals.subtotal, totals.discount_total
+    quote.quote_discount_amount = totals.quote_discount_amount
     quote.tax_total, quote.total, quote.max_discount = totals.tax_total, totals.total, \
         totals.max_discount
+
+
+def clean_quote_discount(value) -> Decimal:
+    """The quote's own discount: 0-100 with at most 2 places; empty or null is none (0).
+    ValueError saying what is wrong otherwise."""
+    return ZERO if value in (None, "") else percent(value)
 
 
 def _quote_cleaners(actor):
@@ -726,7 +828,7 @@ def _quote_cleaners(actor):
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "price_book_id": reference(PriceBook.objects.filter(active=True), "price book"),
         "valid_until": _date, "terms": text(10_000, multiline=True),
-        "win_deal_on_accept": flag,
+        "win_deal_on_accept": flag, "discount_percent": clean_quote_discount,
     }
 
 
@@ -745,7 +847,8 @@ def _check_quote_values(values: dict, currency: str, errors: dict, *, today) -> 
 
 def _quote_event_values(quote: Quote) -> dict:
     return {"number": quote.number, "deal_id": quote.deal_id, "status": quote.status,
-            "currency": quote.currency, "total": str(quote.total)}
+            "currency": quote.currency, "total": str(quote.total),
+            "discount_percent": str(quote.discount_percent)}
 
 
 @transaction.atomic
@@ -792,9 +895,10 @@ def quote_create(*, actor, data: dict) -> Quote:
         raise ValidationFailed(fields=errors)
     quote.number = next_number(today.year)
     quote.save()
-    _write_lines(quote, lines)
+    _write_lines(quote, _with_quote_discount(lines, quote.discount_percent))
     _retotal(quote)
-    quote.save(update_fields=["subtotal", "discount_total", "tax_total", "total", "max_discount"])
+    quote.save(update_fields=["subtotal", "discount_total", "quote_discount_amount", "tax_total",
+                              "total", "max_discount"])
     record_event(type="quote.created", obj=quote, actor=actor, data={
         "values": {**_quote_event_values(quote), "lines": len(lines),
                    "valid_until": quote.valid_until.isoformat()}})
@@ -819,7 +923,7 @@ def _status_conflict(quote: Quote, doing: str) -> Conflict:
 
 
 TRACKED = ("contact_id", "price_book_id", "valid_until", "terms", "win_deal_on_accept",
-           "subtotal", "discount_total", "tax_total", "total")
+           "discount_percent", "subtotal", "discount_total", "tax_total", "total")
 
 
 def _snapshot(quote: Quote) -> dict:
@@ -865,7 +969,10 @@ def quote_update(*, actor, quote_id: int, data: dict, expected_version: int | No
         lines = _clean_lines(raw_lines, quote=quote, errors=errors)
         if errors:
             raise ValidationFailed(fields=errors)
-        _write_lines(quote, lines)
+        _write_lines(quote, _with_quote_discount(lines, quote.discount_percent))
+        _retotal(quote)
+    elif before["discount_percent"] != str(quote.discount_percent):
+        _reprice_stored(quote)
         _retotal(quote)
     after, lines_after = _snapshot(quote), _line_snapshot(quote)
     changes = {name: [before[name], after[name]] for name in TRACKED if before[name] != after[name]}
@@ -910,6 +1017,13 @@ def _quote_path(quote: Quote) -> str:
     return reverse("quotes:detail", args=[quote.pk])
 
 
+def quote_page_url(quote: Quote, base_url: str = "") -> str:
+    """The quote's page in Rapport as an absolute URL, for emails: on RAPPORT_PUBLIC_URL, else
+    on `base_url` (the address of the request that acted); empty when neither is known."""
+    base = (settings.PUBLIC_URL or base_url or "").rstrip("/")
+    return base + _quote_path(quote) if base else ""
+
+
 def _task(*, actor, quote: Quote, assignee, subject: str, body: str, priority="normal"):
     """A task on the assignee's list (and on the deal's timeline); None if it cannot be made
     (the actor may no longer see the deal)."""
@@ -947,8 +1061,9 @@ def _close_tasks(quote: Quote) -> None:
 
 
 @transaction.atomic
-def quote_submit(*, actor, quote_id: int, comment: str = "") -> Quote:
-    """Ask for approval: the quote is locked for review and each approver gets a task."""
+def quote_submit(*, actor, quote_id: int, comment: str = "", base_url: str = "") -> Quote:
+    """Ask for approval: the quote is locked for review and each approver gets a task and,
+    once this commits, an email (rapport.sales.quote_notifications, from the event)."""
     quote = _lock(actor, quote_id)
     comment = clean_fields({"comment": text(2000, multiline=True)}, {"comment": comment or ""})[
         "comment"]
@@ -977,11 +1092,12 @@ def quote_submit(*, actor, quote_id: int, comment: str = "") -> Quote:
     quote.save()
     record_event(type="quote.submitted", obj=quote, actor=actor, data={
         **_quote_event_values(quote), "reasons": reasons, "comment": comment,
-        "approver_ids": [p.pk for p in approvers]})
+        "approver_ids": [p.pk for p in approvers], "discount_total": str(quote.discount_total),
+        "max_discount": str(quote.max_discount), "url": quote_page_url(quote, base_url)})
     return quote
 
 
-def _review(actor, quote_id: int, *, approve: bool, comment: str) -> Quote:
+def _review(actor, quote_id: int, *, approve: bool, comment: str, base_url: str) -> Quote:
     quote = _lock(actor, quote_id)  # a quote the actor cannot see is a 404, whatever their role
     if not is_approver(actor):
         raise PermissionDenied("Only managers and admins approve or reject quotes.")
@@ -1002,8 +1118,10 @@ def _review(actor, quote_id: int, *, approve: bool, comment: str) -> Quote:
     _close_tasks(quote)
     _bump(quote)
     quote.save()
+    # The seller hears by task (below) and, after commit, by email (quote_notifications).
     record_event(type="quote.approved" if approve else "quote.rejected", obj=quote, actor=actor,
-                 data={**_quote_event_values(quote), "comment": comment})
+                 data={**_quote_event_values(quote), "comment": comment,
+                       "url": quote_page_url(quote, base_url)})
     submitter = quote.submitted_by
     if submitter is not None and submitter != actor:
         said = f"\n\n> {comment}" if comment else ""
@@ -1021,15 +1139,15 @@ def _review(actor, quote_id: int, *, approve: bool, comment: str) -> Quote:
 
 
 @transaction.atomic
-def quote_approve(*, actor, quote_id: int, comment: str = "") -> Quote:
+def quote_approve(*, actor, quote_id: int, comment: str = "", base_url: str = "") -> Quote:
     """A manager (of the deal's team) or an admin approves: the quote may be sent."""
-    return _review(actor, quote_id, approve=True, comment=comment)
+    return _review(actor, quote_id, approve=True, comment=comment, base_url=base_url)
 
 
 @transaction.atomic
-def quote_reject(*, actor, quote_id: int, comment: str = "") -> Quote:
+def quote_reject(*, actor, quote_id: int, comment: str = "", base_url: str = "") -> Quote:
     """Back to a draft, with the reason (required) for the seller."""
-    return _review(actor, quote_id, approve=False, comment=comment)
+    return _review(actor, quote_id, approve=False, comment=comment, base_url=base_url)
 
 
 @transaction.atomic

@@ -1,10 +1,12 @@
 """Quote jobs: thin wrappers around rapport.sales.quote_services. Imported by SalesConfig.ready
-(Huey discovers only modules named tasks.py)."""
+(Huey discovers only modules named tasks.py), which also registers the event consumer that
+emails approvers and sellers (rapport.sales.quote_notifications)."""
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from rapport.sales import quote_services
+from rapport.sales.quote_notifications import email_about_approval  # noqa: F401 - registers it
 
 
 @db_periodic_task(crontab(minute="23"))

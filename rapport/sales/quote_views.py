@@ -6,6 +6,7 @@ Every write goes through rapport.sales.quote_services; the totals the editor sho
 the same arithmetic the service stores (quote_services.quote_preview).
 """
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 
@@ -215,8 +216,10 @@ def _act(request, quote_id: int, write, success: str):
 @require_POST
 def quote_submit(request, quote_id: int):
     return _act(request, quote_id, lambda: services.quote_submit(
-        actor=request.user, quote_id=quote_id, comment=request.POST.get("comment", "")),
-        "Quote {quote.number} is waiting for approval; the approvers have a task for it.")
+        actor=request.user, quote_id=quote_id, comment=request.POST.get("comment", ""),
+        base_url=base_url(request)),
+        "Quote {quote.number} is waiting for approval; the approvers have a task and an "
+        "email about it.")
 
 
 @require_POST
@@ -227,7 +230,8 @@ def quote_review(request, quote_id: int, decision: str):
             request, _quote_or_404(request, quote_id), review_form=form), status=422)
     write = services.quote_approve if decision == "approve" else services.quote_reject
     try:
-        quote = write(actor=request.user, quote_id=quote_id, comment=form.cleaned_data["comment"])
+        quote = write(actor=request.user, quote_id=quote_id, comment=form.cleaned_data["comment"],
+                      base_url=base_url(request))
     except NotFound:
         raise Http404() from None
     except ValidationFailed as exc:
@@ -344,6 +348,10 @@ def _lines_context(request, quote: Quote, lines: list[dict], *, price_book_id, s
                    errors: dict | None = None) -> dict:
     books = {b.pk for b in selectors.price_book_list(active_only=True) if b.currency == quote.currency}
     quote.price_book_id = price_book_id if price_book_id in books else None
+    if request.method == "POST":  # the discount as typed, for the totals (saving checks it)
+        with contextlib.suppress(ValueError):
+            quote.discount_percent = services.clean_quote_discount(
+                request.POST.get("discount_percent", "").strip())
     preview = services.quote_preview(quote=quote, lines=lines)
     products = selectors.product_choices(include_ids={r.get("product_id") for r in lines
                                                       if r.get("product_id")}

@@ -8,6 +8,7 @@ rapport.sales.selectors with the same filters the API takes.
 import functools
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pycountry
 from django.contrib import messages
@@ -33,8 +34,10 @@ from rapport.core.errors import (
 )
 from rapport.core.permissions import is_admin
 from rapport.sales import quote_selectors, selectors, services
-from rapport.sales.choices import ContactRole, DealStatus, StageKind
+from rapport.sales.choices import ContactRole, DealStatus, ForecastCategory, StageKind
+from rapport.sales.forecasting import default_category
 from rapport.sales.forms import (
+    STAGE_CATEGORIES,
     DealContactForm,
     DealForm,
     LostReasonForm,
@@ -516,6 +519,11 @@ def pipeline_settings(request, *, pipeline_form=None, stage_forms=None, reason_f
         for stage in stages:
             stage.can_up = stage.pk in open_ids and open_ids.index(stage.pk) > 0
             stage.can_down = stage.pk in open_ids and open_ids.index(stage.pk) < len(open_ids) - 1
+            stage.category_label = ForecastCategory(default_category(stage)).label
+            # What "from the probability" comes to, shown beside that choice.
+            stage.auto_category_label = ForecastCategory(default_category(
+                SimpleNamespace(forecast_category="", kind=stage.kind,
+                                probability=stage.probability))).label
         pipeline.stage_list = stages
         pipeline.stage_form = stage_forms.get(pipeline.pk) or StageForm(
             prefix=f"new-stage-{pipeline.pk}")
@@ -525,6 +533,7 @@ def pipeline_settings(request, *, pipeline_form=None, stage_forms=None, reason_f
         "pipeline_form": pipeline_form or PipelineForm(),
         "reasons": list(selectors.lost_reason_list(include_inactive=True)),
         "reason_form": reason_form or LostReasonForm(),
+        "stage_categories": STAGE_CATEGORIES,
     }, status=status)
 
 
