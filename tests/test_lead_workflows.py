@@ -14,6 +14,7 @@ from rapport.activities.models import Activity
 from rapport.activities.selectors import timeline
 from rapport.core.errors import ValidationFailed
 from rapport.core.models import Event
+from rapport.mail import services as mail
 from rapport.sales import lead_services
 from rapport.sales.models import Lead
 from rapport.workflows import engine, services
@@ -128,13 +129,36 @@ def test_a_dry_run_on_a_lead_shows_each_step_and_changes_nothing(org):
     assert skipped.status == RunStatus.SKIPPED and "does not meet" in skipped.error
 
 
+def test_a_lead_rule_emails_the_lead_at_the_top_level_and_inside_a_branch(org, smtp):
+    template = mail.template_create(actor=org.admin, data={
+        "name": "Lead hello", "subject": "Hello {{ contact.first_name|default:'there' }}",
+        "body": "Hi {{ lead.first_name }} at {{ lead.company_name|default:'your company' }}."})
+    emailing = rule(org, name="Email new leads", trigger={"type": "created"}, actions=[
+        {"type": "send_email", "template_id": template.pk},
+        {"type": "branch", "conditions": {"rules": [
+            {"field": "status", "op": "eq", "value": "new"}]},
+         "then": [{"type": "send_email", "template_id": template.pk}]}])
+
+    lead = new_lead(org.sales_a1, company_name="Prospect")
+
+    [run] = RuleRun.objects.filter(rule=emailing)
+    assert run.status == RunStatus.DONE, run.steps
+    assert [s["outcome"] for s in run.steps] == ["done", "done"]
+    assert "Queued “Hello Lena” to lena@prospect.example." in run.steps[0]["detail"]
+    assert [m["rcpt_tos"] for m in smtp.messages] == [["lena@prospect.example"]] * 2
+    assert smtp.messages[0]["parsed"]["Subject"] == "Hello Lena"
+    assert "Hi Lena at Prospect." in smtp.messages[0]["parsed"].get_body(("plain",)).get_content()
+    emails = Activity.objects.filter(kind="email", lead=lead)
+    assert emails.count() == 2 and all(a.email_message_id for a in emails)
+
+    # A lead without an address fails the step, naming lead_id.
+    silent = lead_services.lead_create(actor=org.sales_a1, data={"first_name": "Quiet"})
+    failed = RuleRun.objects.get(rule=emailing, object_id=silent.pk)
+    assert failed.status == RunStatus.FAILED and "lead_id" in failed.error
+    assert "has no email address" in failed.error and len(smtp.messages) == 2
+
+
 @pytest.mark.parametrize(("data", "where", "complaint"), [
-    ({"actions": [{"type": "send_email", "template_id": 1}]}, "actions[0].type",
-     "send_email: Rapport cannot email a lead"),
-    ({"actions": [{"type": "branch", "conditions": {"rules": [
-        {"field": "status", "op": "eq", "value": "new"}]},
-        "then": [{"type": "send_email", "template_id": 1}]}]}, "actions[0].then[0].type",
-     "send_email"),
     ({"trigger": {"type": "date", "field": "expected_close_date", "offset_days": -3}},
      "trigger.field", "“expected_close_date” is not a date field of a lead"),
     ({"trigger": {"type": "field_changed", "field": "lifecycle_stage"}}, "trigger.field",
@@ -264,7 +288,7 @@ def builder_post(**changes) -> dict:
     return data
 
 
-def test_the_builder_makes_a_lead_rule_and_dry_runs_it_on_a_chosen_lead(client, org):
+def test_the_builder_makes_a_lead_rule_and_dry_runs_it_on_a_chosen_lead(client, org, smtp):
     client.force_login(org.admin)
     form = client.get(reverse("automation:create")).content.decode()
     assert '<option value="lead">Leads</option>' in form
@@ -288,12 +312,17 @@ def test_the_builder_makes_a_lead_rule_and_dry_runs_it_on_a_chosen_lead(client, 
     assert "Added the tag “demo”" in body
     assert tags_of(lead) == [] and not Activity.objects.filter(lead=lead).exists()
 
-    # Emailing from a lead rule is refused on the page, naming the action.
-    refused = client.post(reverse("automation:create"), builder_post(**{
-        "name": "Mail leads", "a-1-type": "send_email"}))
-    assert refused.status_code == 200
-    assert "send_email: Rapport cannot email a lead" in refused.content.decode()
-    assert Rule.objects.count() == 1
+    # A lead rule may email the lead: saved from the page, and a try queues (then rolls back).
+    template = mail.template_create(actor=org.admin, data={
+        "name": "Demo invite", "subject": "A demo, {{ contact.first_name }}?", "body": "Hi!"})
+    mailing = client.post(reverse("automation:create"), builder_post(**{
+        "name": "Mail leads", "a-1-type": "send_email", "a-1-template_id": str(template.pk)}))
+    assert mailing.status_code == 302, mailing.content.decode()[-2000:]
+    mailer = Rule.objects.get(name="Mail leads")
+    assert mailer.actions[1] == {"type": "send_email", "template_id": template.pk}
+    tried = client.post(reverse("automation:test", args=[mailer.pk]), {"object_id": lead.pk})
+    assert "Queued “A demo, Lena?” to lena@prospect.example." in tried.content.decode()
+    assert smtp.messages == [] and not Activity.objects.filter(lead=lead).exists()
 
 
 def test_lead_rules_over_the_api(api, org):

@@ -86,8 +86,10 @@ def _split(payload: EmailIn) -> tuple[dict, list]:
 
 
 @emails.post("", response={202: EmailOut, **ERRORS},
-             description="Queues a message from a contact or company (`contact_id` or "
-                         "`company_id`). `to` defaults to the contact's address; `subject` "
+             description="Queues a message from a contact, company, deal or lead "
+                         "(`contact_id`, `company_id`, `deal_id` or `lead_id`). `to` defaults "
+                         "to the contact's (a deal's first contact's) or lead's address (a "
+                         "lead without one is a 422 naming `lead_id`); `subject` "
                          "and `body` default to the template's. Sent by a job: watch `status`.")
 def send_email(request, payload: EmailIn):
     def produce():
@@ -109,7 +111,7 @@ def preview_email(request, payload: EmailIn):
 @emails.get("", response={200: EmailPage, **ERRORS},
             description="Messages you sent or whose timeline entry you can see, newest first. "
                         "Cursor-paginated; filters `status`, `contact_id`, `company_id`, "
-                        "`sender_id`, `template_id`, `created_at__gte`...")
+                        "`lead_id`, `sender_id`, `template_id`, `created_at__gte`...")
 def list_emails(request, limit: str | None = None, cursor: str | None = None,
                 sort: str | None = None, status: str | None = None,
                 contact_id: str | None = None):

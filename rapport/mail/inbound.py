@@ -3,9 +3,10 @@
 Both paths end in one storing service, `store_message`: a message is stored once (its
 Message-ID is unique; one without gets a stable id from a hash of its headers), threaded by
 In-Reply-To and References onto the timeline entries it answers, attached to the contact
-whose address sent it (else to the lead not yet converted with that address, else to the
-conversation's contact, company or lead, else to a new contact or a new lead when the mailbox
-says so) and put on that record's timeline with its attachments.
+whose address sent it (else to the lead not yet converted with that address, the one the
+conversation is with first, else to the conversation's contact, company or lead, else to a new
+contact or a new lead when the mailbox says so) and put on that record's timeline with its
+attachments; a reply to a message sent to a since-converted lead is on the lead's timeline too.
 
 A poll reads only what is new (the folder's UIDVALIDITY and the highest UID read are kept),
 fetches headers first so known and oversized messages are never downloaded, and claims the
@@ -359,7 +360,8 @@ def _create(parsed: Parsed, *, source, mailbox, received_at, uid, size, too_larg
         record = _record_for(parsed, mailbox, message.replied_to)
         attachments = _keep_attachments(message, parsed.attachments)
         if record is not None:
-            message.activity = _timeline_entry(message, parsed, record, mailbox, attachments)
+            message.activity = _timeline_entry(message, parsed, record, mailbox, attachments,
+                                               replied_to=message.replied_to)
         elif parsed.from_address:
             problems.append(f"No contact or lead has the address {parsed.from_address}; the "
                             "message is kept here but is on no timeline.")
@@ -397,7 +399,7 @@ def _record_for(parsed: Parsed, mailbox: Mailbox | None,
         contact = contact_for_address(parsed.from_address)
         if contact is not None:
             return contact
-        lead = lead_for_address(parsed.from_address)
+        lead = _replied_lead(parsed, replied_to) or lead_for_address(parsed.from_address)
         if lead is not None:
             return lead
     if replied_to is not None:
@@ -411,6 +413,16 @@ def _record_for(parsed: Parsed, mailbox: Mailbox | None,
     if mailbox.unknown_senders == UnknownSenders.LEAD:
         return _new_lead(parsed, mailbox)
     return None
+
+
+def _replied_lead(parsed: Parsed, replied_to: Activity | None) -> Lead | None:
+    """The lead the answered message was sent to, when the reply comes from its address (and
+    it is not converted nor in the trash): of two leads with one address, the one written to."""
+    lead = replied_to.lead if replied_to is not None else None
+    if (lead is None or lead.is_deleted or lead.converted_at is not None
+            or lead.email != parsed.from_address):
+        return None
+    return lead
 
 
 def contact_for_address(address: str) -> Contact | None:
@@ -521,7 +533,8 @@ def _actor_for(record, mailbox: Mailbox | None):
     return None
 
 
-def _timeline_entry(message, parsed, record, mailbox, attachments) -> Activity | None:
+def _timeline_entry(message, parsed, record, mailbox, attachments,
+                    replied_to: Activity | None = None) -> Activity | None:
     actor = _actor_for(record, mailbox)
     if actor is None:
         parsed.problems.append(f"No active user can see {record}, so the message is on no timeline.")
@@ -532,6 +545,7 @@ def _timeline_entry(message, parsed, record, mailbox, attachments) -> Activity |
         activity = activity_create(actor=actor, data={
             "kind": "email", "direction": "inbound", "subject": " ".join(parsed.subject.split())[:200],
             "body": body, f"{record.object_type}_id": record.pk,
+            **_converted_lead(record, replied_to, actor),
             "occurred_at": parsed.sent_at or message.received_at,
             "email_from": parsed.from_address, "email_to": list(dict.fromkeys(parsed.to + parsed.cc))[:100],
         })
@@ -541,6 +555,16 @@ def _timeline_entry(message, parsed, record, mailbox, attachments) -> Activity |
     Activity.objects.filter(pk=activity.pk).update(email_message_id=message.message_id)
     activity.email_message_id = message.message_id
     return activity
+
+
+def _converted_lead(record, replied_to: Activity | None, actor) -> dict:
+    """A reply filed on a contact to a message sent to the lead it was converted from is on
+    the lead's timeline too, as the message it answers is (if `actor` may see the lead)."""
+    lead = replied_to.lead if replied_to is not None else None
+    if (record.object_type != "contact" or lead is None or lead.converted_contact_id != record.pk
+            or not lead_visible(user=actor, pk=lead.pk).exists()):
+        return {}
+    return {"lead_id": lead.pk}
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")

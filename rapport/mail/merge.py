@@ -19,6 +19,10 @@ MERGE_FIELDS = {
     "company": ("name", "domain", "website", "industry", "phone", "city", "country"),
     "sender": ("full_name", "first_name", "email"),
     "deal": ("name", "amount", "currency", "stage", "next_step", "expected_close_date"),
+    # Sent to a lead, contact.* holds the lead's person too (and company.* its company name and
+    # website), so one template serves both; lead.* is empty when sent to anyone else.
+    "lead": ("first_name", "last_name", "full_name", "email", "phone", "title", "company_name",
+             "website", "country"),
 }
 FILTERS = frozenset({
     "default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatechars",

@@ -32,6 +32,8 @@ class EmailIn(Schema):
     model_config = ConfigDict(extra="forbid")
     contact_id: int | None = None
     company_id: int | None = None
+    deal_id: int | None = None
+    lead_id: int | None = None
     template_id: int | None = None
     to: list[str] | None = None
     cc: list[str] | None = None

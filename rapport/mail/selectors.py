@@ -22,6 +22,7 @@ EMAIL_LIST = ListSpec(object_type="email", default_sort="-created_at", fields={
     "sender_id": Field("ref"), "template_id": Field("ref"),
     "contact_id": Field("ref", path="activity__contact_id"),
     "company_id": Field("ref", path="activity__company_id"),
+    "lead_id": Field("ref", path="activity__lead_id"),
     "created_at": Field("datetime", sortable=True),
 })
 TEMPLATE_LIST = ListSpec(object_type="email_template", default_sort="name", fields={

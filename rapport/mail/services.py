@@ -38,6 +38,7 @@ from rapport.mail.models import (
     SenderIdentity,
 )
 from rapport.mail.rendering import Rendered, render_notification, render_parts
+from rapport.sales.lead_selectors import lead_visible
 from rapport.sales.selectors import deal_visible, first_contact
 
 MAX_ATTEMPTS = 8
@@ -164,17 +165,30 @@ def sender_addresses(user, identity: SenderIdentity) -> tuple[str, str, str]:
 # Composing ----------------------------------------------------------------------------
 
 def merge_context(*, contact: Contact | None, company: Company | None, sender,
-                  deal=None) -> dict:
-    """Plain text only: a template never sees a record, so it cannot reach beyond its fields."""
+                  deal=None, lead=None) -> dict:
+    """Plain text only: a template never sees a record, so it cannot reach beyond its fields.
+
+    Sent to a lead, `lead.*` holds the lead's fields, and the lead stands in for the contact
+    and company it has not become (yet): `contact.*` is its person, `company.*` its company
+    name and website, so a template written for contacts ("Hi {{ contact.first_name }}")
+    reads the same to a lead. A converted lead's own contact and company fill them instead.
+    """
     def fields(obj, names, extra=None):
         values = {name: str(getattr(obj, name, "") or "") for name in names} if obj else {}
         return {**values, **(extra or {})}
 
-    contact_extra = {"full_name": contact.full_name} if contact else {}
+    def person(obj, group):
+        names = [n for n in merge.MERGE_FIELDS[group] if n != "full_name"]
+        return fields(obj, names, {"full_name": obj.full_name} if obj else {})
+
+    if company is None and lead is not None:
+        company_fields = {"name": lead.company_name, "website": lead.website}
+    else:
+        company_fields = fields(company, merge.MERGE_FIELDS["company"])
     return {
-        "contact": fields(contact, [n for n in merge.MERGE_FIELDS["contact"] if n != "full_name"],
-                          contact_extra),
-        "company": fields(company, merge.MERGE_FIELDS["company"]),
+        "contact": person(contact or lead, "contact"),
+        "company": company_fields,
+        "lead": person(lead, "lead"),
         "sender": {"full_name": sender.full_name, "email": sender.email,
                    "first_name": (sender.full_name or "").split(" ")[0]},
         "deal": {"name": deal.name, "amount": f"{deal.amount:,.2f}", "currency": deal.currency,
@@ -210,6 +224,7 @@ def _compose_cleaners(actor):
         "contact_id": reference(contact_visible(user=actor), "contact"),
         "company_id": reference(company_visible(user=actor), "company"),
         "deal_id": reference(deal_visible(user=actor), "deal"),
+        "lead_id": reference(lead_visible(user=actor), "lead"),
         "template_id": reference(EmailTemplate.objects.all(), "template"),
         "to": listed(normalise_email, max_items=50),
         "cc": listed(normalise_email, max_items=50),
@@ -237,6 +252,7 @@ def _prepare(actor, data: dict):
         values.setdefault("body", template.body)
         values["subject"] = values["subject"] or template.subject
         values["body"] = values["body"] or template.body
+    lead = _lead(actor, values)
     deal = (deal_visible(user=actor, pk=values["deal_id"]).select_related("stage").first()
             if values.get("deal_id") else None)
     if deal and not values.get("contact_id"):
@@ -254,34 +270,70 @@ def _prepare(actor, data: dict):
     for name in ("to", "subject", "body"):
         if not values.get(name):
             errors[name] = ["This field is required."]
-    if not (contact or company or deal):
-        errors["contact_id"] = ["Send the email from a contact, a company or a deal."]
+    if not (contact or company or deal or lead):
+        errors["contact_id"] = ["Send the email from a contact, a company, a deal or a lead."]
     if errors:
         raise ValidationFailed(fields=errors)
     identity = identity_for(actor)
     rendered = render_parts(subject=values["subject"], body=values["body"],
                             context=merge_context(contact=contact, company=company, sender=actor,
-                                                  deal=deal),
+                                                  deal=deal, lead=lead),
                             signature=identity.signature)
     if not rendered.subject:
         raise ValidationFailed(fields={"subject": ["The subject is empty once merged."]})
-    return rendered, values, contact, company, deal, template, identity
+    return rendered, values, contact, company, deal, lead, template, identity
+
+
+def _lead(actor, values: dict):
+    """The lead an email goes to (None when it is sent from another record): `to` defaults to
+    its address; a converted lead's visible contact and company join the message's timeline
+    entry (`values` gains their ids).
+
+    A converted lead is emailed, not refused: its person is the same, its earlier activities
+    already sit on its contact's timeline too (activities follow a conversion), and a rule on
+    lead.converted (a welcome message) is the commonest lead rule there is. So the message is
+    sent to the lead and logged on both timelines, and the reply, which lands on the contact
+    (mail from an address goes to its contact first), is logged on both as well (inbound).
+    A disqualified lead may be emailed too: disqualifying is a sales verdict, not an opt-out.
+    """
+    if not values.get("lead_id"):
+        return None
+    others = [name for name in ("contact_id", "company_id", "deal_id") if values.get(name)]
+    if others:
+        raise ValidationFailed(fields={"lead_id": [
+            f"Send to a lead on its own, without {' or '.join(others)}."]})
+    lead = lead_visible(user=actor, pk=values["lead_id"]).first()
+    if not values.get("to"):
+        if not lead.email:
+            raise ValidationFailed(fields={"lead_id": [
+                f"The lead “{lead}” has no email address: add one to the lead, or give the "
+                "address to send to."]})
+        values["to"] = [lead.email]
+    if lead.converted_contact_id:
+        values["contact_id"] = (contact_visible(user=actor, pk=lead.converted_contact_id)
+                                .values_list("pk", flat=True).first())
+    if lead.converted_company_id:
+        values["company_id"] = (company_visible(user=actor, pk=lead.converted_company_id)
+                                .values_list("pk", flat=True).first())
+    return lead
 
 
 @transaction.atomic
 def email_send(*, actor, data: dict, files=()) -> OutboundEmail:
-    """Queue a message from a contact's or company's page; a job sends it after commit.
+    """Queue a message from a contact's, company's, deal's or lead's page; a job sends it
+    after commit.
 
     `files` holds (filename, content type or None, bytes) for each attachment.
     """
     attachments = _attachments(files)
-    rendered, values, contact, company, deal, template, identity = _prepare(actor, data)
+    rendered, values, contact, company, deal, lead, template, identity = _prepare(actor, data)
     from_header, envelope_from, reply_to = sender_addresses(actor, identity)
     message_id = _message_id(envelope_from)
     activity = activity_create(actor=actor, data={
         "kind": "email", "direction": "outbound", "subject": rendered.subject[:200],
         "body": rendered.text, "contact_id": contact.pk if contact else None,
         "company_id": company.pk if company else None, "deal_id": deal.pk if deal else None,
+        "lead_id": lead.pk if lead else None,
         "email_from": envelope_from, "email_to": values["to"] + values.get("cc", []),
     })
     Activity.objects.filter(pk=activity.pk).update(email_message_id=message_id,

@@ -17,6 +17,7 @@ compose_urlpatterns = [
     path("companies/<int:pk>/email/", views.compose, {"object_type": "company"},
          name="compose_company"),
     path("deals/<int:pk>/email/", views.compose, {"object_type": "deal"}, name="compose_deal"),
+    path("leads/<int:pk>/email/", views.compose, {"object_type": "lead"}, name="compose_lead"),
 ]
 
 mailbox_urlpatterns = [

@@ -14,6 +14,7 @@ from rapport.core.permissions import is_admin
 from rapport.mail import inbound, merge, selectors, services, transport
 from rapport.mail.forms import ComposeForm, IdentityForm, TemplateForm
 from rapport.mail.inbound_forms import MailboxForm
+from rapport.sales import lead_selectors
 from rapport.sales import selectors as sales_selectors
 from rapport.web.ui import apply_errors, record_page, safe_next
 
@@ -118,7 +119,7 @@ def template_delete(request, template_id: int):
 
 
 SECTIONS = {"contact": ("Contacts", "contacts:list"), "company": ("Companies", "companies:list"),
-            "deal": ("Deals", "deals:board")}
+            "deal": ("Deals", "deals:board"), "lead": ("Leads", "leads:list")}
 
 
 def _record(request, object_type: str, pk: int):
@@ -126,6 +127,8 @@ def _record(request, object_type: str, pk: int):
         record = contact_selectors.contact_page(user=request.user, contact_id=pk)
     elif object_type == "deal":
         record = sales_selectors.deal_get(user=request.user, deal_id=pk)
+    elif object_type == "lead":
+        record = lead_selectors.lead_detail(user=request.user, lead_id=pk)
     else:
         record = contact_selectors.company_page(user=request.user, company_id=pk)
     if record is None:

@@ -87,6 +87,8 @@ def create_task(action, rule, record, actor) -> str:
 
 
 def send_email(action, rule, record, actor) -> str:
+    # To the contact, the deal's first contact or the lead (a lead without an address fails
+    # the step naming lead_id, as a contact without one fails it naming `to`).
     email = email_send(actor=actor, data={f"{rule.object_type}_id": record.pk,
                                           "template_id": action["template_id"]})
     return f"Queued “{email.subject}” to {', '.join(email.to)}."

@@ -52,9 +52,6 @@ UNSUPPORTED = {
     "send_email": {
         "company": "send_email: emails are sent to contacts; use a contact rule, or a deal rule "
                    "(to the deal's first contact).",
-        "lead": "send_email: Rapport cannot email a lead from a rule yet (an email is sent from "
-                "a contact, a company or a deal); use a rule on contacts, which a lead becomes "
-                "when it is converted.",
     },
 }
 OPERATORS = {
