@@ -7,6 +7,8 @@ from rapport.contacts.urls import company_urlpatterns, trash_urlpatterns
 from rapport.mail.urls import compose_urlpatterns, inbound_urlpatterns, mailbox_urlpatterns
 from rapport.mail.urls import settings_urlpatterns as mail_settings_urlpatterns
 from rapport.sales.insights_urls import currency_urlpatterns
+from rapport.sales.lead_form_urls import public_urlpatterns as lead_form_public_urlpatterns
+from rapport.sales.lead_form_urls import urlpatterns as lead_form_urlpatterns
 from rapport.sales.lead_urls import assignment_urlpatterns as lead_assignment_urlpatterns
 from rapport.sales.quote_urls import product_urlpatterns, public_urlpatterns
 from rapport.sales.urls import pipeline_urlpatterns
@@ -29,6 +31,7 @@ urlpatterns = [
     path("settings/pipelines/", include((pipeline_urlpatterns, "pipelines"))),
     path("settings/products/", include((product_urlpatterns, "products"))),
     path("settings/lead-assignment/", include((lead_assignment_urlpatterns, "lead_assignment"))),
+    path("settings/lead-forms/", include((lead_form_urlpatterns, "lead_forms"))),
     path("", include((compose_urlpatterns, "compose"))),
     path("settings/", include((settings_urlpatterns, "settings"))),
     path("automation/", include(("rapport.workflows.urls", "automation"))),
@@ -38,6 +41,7 @@ urlpatterns = [
     path("deals/", include(("rapport.sales.urls", "deals"))),
     path("quotes/", include(("rapport.sales.quote_urls", "quotes"))),
     path("q/", include((public_urlpatterns, "public_quote"))),
+    path("f/", include((lead_form_public_urlpatterns, "public_lead_form"))),
     path("sales/", include(("rapport.sales.insights_urls", "sales"))),
     path("settings/currencies/", include((currency_urlpatterns, "currencies"))),
     path("", include("rapport.activities.urls")),

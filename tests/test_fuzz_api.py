@@ -50,6 +50,7 @@ from rapport.mail.inbound import mailbox_create
 from rapport.mail.services import email_send, template_create
 from rapport.sales.choices import LeadSource
 from rapport.sales.forecast_services import exchange_rate_set
+from rapport.sales.lead_form_services import lead_form_create
 from rapport.sales.lead_services import assignment_rule_create, lead_convert, lead_create, lead_delete
 from rapport.sales.models import LostReason
 from rapport.sales.quote_services import (
@@ -209,6 +210,8 @@ def world(db, settings, tmp_path):
                                            "lines": [{"name": "Sent", "unit_price": "10"}]})
     quote_send(actor=admin, quote_id=sent.pk, data={}, base_url="http://testserver")
     rate = exchange_rate_set(actor=admin, currency="EUR", rate="1.08")
+    lead_form = lead_form_create(actor=admin, data={
+        "name": "Fuzz form", "fields": [{"field": "email", "required": True}, "first_name"]})
     _, token = token_create(user=admin, name="fuzz")
     ids = {
         "user_id": [admin.pk, other.pk], "team_id": [team.pk],
@@ -223,7 +226,7 @@ def world(db, settings, tmp_path):
         "product_id": [product.pk], "price_book_id": [book.pk],
         "quote_id": [quote.pk, pending.pk, sent.pk],
         "lead_id": [lead.pk, converted.pk, binned_lead.pk], "assignment_rule_id": [assignment.pk],
-        "currency": [rate.currency, "usd", "XXX"],
+        "currency": [rate.currency, "usd", "XXX"], "lead_form_id": [lead_form.pk],
     }
     return token, ids
 

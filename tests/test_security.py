@@ -14,7 +14,8 @@ from tests.conftest import isolated_env
 # The inbound email webhook is for mail providers: anymail's basic auth guards it, not a login.
 PUBLIC = {"/login/", "/api/v1/", "/api/v1/openapi.json", "/api/v1/docs", "/email/inbound/1/",
           # A customer's quote: reached only with a signed token (a forged one is a 404).
-          "/q/1/", "/q/1/accept/", "/q/1/decline/", "/q/1/pdf/"}
+          "/q/1/", "/q/1/accept/", "/q/1/decline/", "/q/1/pdf/",
+          "/f/1/", "/f/1/thanks/"}
 
 
 def _paths(resolver=None, prefix=""):
@@ -32,7 +33,7 @@ def test_every_page_requires_login_except_the_public_ones(db):
     assert len(paths) > 10
     for path in paths:
         if path in PUBLIC or path.startswith("/static/"):
-            if path.startswith("/q/"):
+            if path.startswith(("/q/", "/f/")):
                 assert Client().get(path).status_code in {404, 405}, path  # "1" is no token
             continue
         response = Client().get(path)

@@ -96,6 +96,7 @@ def _mount():
     from rapport.sales.api import deals, lost_reasons, pipelines
     from rapport.sales.forecast_api import router as forecast_router
     from rapport.sales.lead_api import assignment_rules, lead_settings, leads
+    from rapport.sales.lead_form_api import lead_forms
     from rapport.sales.quote_api import price_books, products, quote_settings, quotes
     from rapport.transfer.api import exports as exports_router
     from rapport.transfer.api import router as imports_router
@@ -110,6 +111,7 @@ def _mount():
     api.add_router("/leads", leads)
     api.add_router("/lead-assignment-rules", assignment_rules)
     api.add_router("/lead-settings", lead_settings)
+    api.add_router("/lead-forms", lead_forms)
     api.add_router("/pipelines", pipelines)
     api.add_router("/deals", deals)
     api.add_router("/lost-reasons", lost_reasons)

@@ -1,6 +1,7 @@
 """Pipelines, their stages, lost reasons, deals, a deal's contacts and its stage history."""
 
 import datetime
+import secrets
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -365,6 +366,55 @@ class LeadSettings(models.Model):
 
     def __str__(self):
         return "Lead settings"
+
+
+def new_lead_form_key() -> str:
+    """A lead form's public key: 32 random URL-safe characters (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+class LeadForm(models.Model):
+    """A lead capture form ("web-to-lead"): a public page at /f/<public_key>/ that anyone can
+    fill in, each submission a new lead with the form's source and tags, assigned to the
+    form's owner or by the assignment rules. Rotating the key retires the old address.
+
+    `fields`: the lead fields it asks for, in order, each `{"field": "email", "required":
+    true}`; a lead custom field is `custom_fields.<key>`."""
+
+    name = models.CharField(max_length=100)
+    organisation_name = models.CharField(max_length=200, blank=True)
+    intro = models.TextField(blank=True)
+    fields = models.JSONField(default=list)
+    lead_source = models.CharField(max_length=16, choices=LeadSource.choices,
+                                   default=LeadSource.WEB_FORM)
+    lead_tags = models.JSONField(default=list, blank=True)
+    # Empty: the assignment rules choose (as for any lead created without an owner).
+    lead_owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    thank_you_message = models.TextField(blank=True)
+    redirect_url = models.CharField(max_length=500, blank=True)
+    is_active = models.BooleanField(default=True)
+    public_key = models.CharField(max_length=64, unique=True, default=new_lead_form_key)
+    submission_count = models.PositiveIntegerField(default=0)
+    # Posts refused as a bot's (honeypot filled, sent faster than a person types).
+    spam_count = models.PositiveIntegerField(default=0)
+    last_submitted_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    object_type = "lead_form"
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="lead_form_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
 
 
 # Products, price books and quotes ---------------------------------------------------------

@@ -6,16 +6,13 @@ valid-until date shows that it expired; an accepted or declined one shows the an
 and a second answer is refused. Each address may make a few dozen requests a minute here.
 """
 
-import math
-import time
-
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
+from rapport.core.ratelimit import client_ip, over_limit
 from rapport.sales import quote_services as services
 from rapport.sales.models import Quote, QuoteLine, QuoteStatus
 from rapport.sales.quote_forms import AcceptForm, DeclineForm
@@ -23,26 +20,13 @@ from rapport.sales.quote_pdf import PdfUnavailable, render_quote_pdf
 
 # Requests per address per minute: reading, answering, and PDFs (which cost CPU to make).
 LIMITS = {"view": 60, "answer": 10, "pdf": 10}
-WINDOW = 60
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _limited(request, kind: str) -> HttpResponse | None:
     """A 429 page once the address has used up its requests of `kind` for this minute."""
-    window = int(time.time() // WINDOW)
-    key = f"quote-public:{kind}:{client_ip(request)}:{window}"
-    if cache.add(key, 1, WINDOW + 5):
+    retry = over_limit(f"quote:{kind}", request, LIMITS[kind])
+    if retry is None:
         return None
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        return None
-    if count <= LIMITS[kind]:
-        return None
-    retry = max(1, math.ceil((window + 1) * WINDOW - time.time()))
     response = render(request, "sales/quotes/public_limited.html", {"retry": retry}, status=429)
     response.headers["Retry-After"] = str(retry)
     return response
