@@ -94,24 +94,10 @@ LISTS = {"contact": (CONTACT_LIST, contact_visible, _contact_rows),
 
 
 def list_for_export(*, user, object_type: str, params, batch_size: int = 2000):
-    """A list (its filters, search, tags and sort, as the page or the API has them), scoped to
-    `user`: (the records, unordered, to count; their batches in the list's order, each batch
-    one keyset page, read lazily). Raises BadRequest for a filter or sort the list does not offer."""
+    """A contact or company list as an export reads it, scoped to `user` (listing.for_export)."""
     spec, visible, rows = LISTS[object_type]
-    query = listing.parse(params, spec, definitions_for(object_type))
-    query.want_count, query.limit, query.cursor = False, batch_size, None
-    queryset = listing.apply(visible(user=user), query, spec)
-
-    def batches():
-        while True:
-            page = listing.paginate(queryset, query, spec, rows=rows)
-            if page.items:
-                yield page.items
-            if not page.next_cursor:
-                return
-            query.cursor = listing.decode_cursor(page.next_cursor, query.sort)
-
-    return queryset.order_by(), batches()
+    return listing.for_export(visible(user=user), params, spec, definitions_for(object_type),
+                              rows=rows, batch_size=batch_size)
 
 
 def contact_get(*, user, contact_id: int) -> Contact | None:

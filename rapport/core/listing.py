@@ -300,3 +300,26 @@ def capped_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """An exact count up to `cap`; past it, `cap` and a flag (exact counts of big tables are slow)."""
     counted = queryset.order_by().values("id")[: cap + 1].count()
     return (cap, True) if counted > cap else (counted, False)
+
+
+def for_export(visible: QuerySet, params, spec: ListSpec, definitions, *,
+               rows: Callable[[QuerySet], QuerySet] = lambda rows: rows,
+               batch_size: int = 2000):
+    """A list as an export reads it (its filters, search, tags and sort, as the page or the
+    API has them) from `visible`: (the records, unordered, to count; their batches in the
+    list's order, each batch one keyset page, read lazily). Raises BadRequest for a filter or
+    sort the list does not offer."""
+    query = parse(params, spec, definitions)
+    query.want_count, query.limit, query.cursor = False, batch_size, None
+    queryset = apply(visible, query, spec)
+
+    def batches():
+        while True:
+            page = paginate(queryset, query, spec, rows=rows)
+            if page.items:
+                yield page.items
+            if not page.next_cursor:
+                return
+            query.cursor = decode_cursor(page.next_cursor, query.sort)
+
+    return queryset.order_by(), batches()

@@ -108,20 +108,9 @@ def list_for_export(*, user, object_type: str, params, batch_size: int = 2000):
     if object_type != "lead":
         return contact_selectors.list_for_export(user=user, object_type=object_type,
                                                  params=params, batch_size=batch_size)
-    query = listing.parse(params, LEAD_LIST, definitions_for("lead"))
-    query.want_count, query.limit, query.cursor = False, batch_size, None
-    queryset = listing.apply(lead_visible(user=user), query, LEAD_LIST)
 
     def rows(page_rows):
         return page_rows.select_related("owner").annotate(tag_names=tag_names(Lead))
 
-    def batches():
-        while True:
-            page = listing.paginate(queryset, query, LEAD_LIST, rows=rows)
-            if page.items:
-                yield page.items
-            if not page.next_cursor:
-                return
-            query.cursor = listing.decode_cursor(page.next_cursor, query.sort)
-
-    return queryset.order_by(), batches()
+    return listing.for_export(lead_visible(user=user), params, LEAD_LIST, definitions_for("lead"),
+                              rows=rows, batch_size=batch_size)
