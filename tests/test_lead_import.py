@@ -18,7 +18,7 @@ from rapport.core.models import Event, SearchDocument
 from rapport.sales import lead_services
 from rapport.sales.models import AssignmentRule, Lead
 from rapport.transfer import engine, exporting, services
-from rapport.transfer.models import ImportJob, ImportStatus
+from rapport.transfer.models import ExportJob, ImportJob, ImportStatus
 from rapport.transfer.selectors import failed_rows_csv, preview
 from tests.conftest import PASSWORD
 from tests.test_imports import csv_file, run_import
@@ -392,3 +392,20 @@ def test_leads_export_with_the_list_filters_and_import_back_unchanged(org, tmp_p
     call_command("export", "leads", "--filter", "status=working", "--output", str(output))
     assert "1 leads written" in capsys.readouterr().out
     assert "ada@engines.example" in output.read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.django_db(transaction=True)  # the export job runs after commit, as on a worker
+def test_the_leads_page_exports_what_it_shows(client, org):
+    for name, status in (("Ada", "working"), ("Bea", "new")):
+        lead_services.lead_create(actor=org.admin, data={
+            "first_name": name, "email": f"{name.lower()}@x.example", "status": status})
+    client.force_login(org.admin)
+    page = client.get(reverse("leads:list") + "?status=working").content.decode()
+    assert "Export CSV" in page and 'name="query" value="status=working"' in page
+    response = client.post(reverse("exports:create"), {
+        "object_type": "lead", "format": "csv", "query": "status=working"})
+    job = ExportJob.objects.get()
+    assert response.url == reverse("exports:detail", args=[job.pk])
+    download = client.get(reverse("exports:download", args=[job.pk]))
+    content = b"".join(download.streaming_content if download.streaming else [download.content])
+    assert b"ada@x.example" in content and b"bea@x.example" not in content
