@@ -67,3 +67,8 @@ def test_demo_makes_companies_contacts_activities_across_teams(org):
     assert deals.count() == 6 and all(d.deal_contacts.exists() for d in deals)
     assert {d.status for d in deals} >= {"open"}
     assert all(d.created_at < d.updated_at for d in deals)
+    # Leads to work, each owned (given one, or by the assignment path), and a form on the site.
+    from rapport.sales.models import Lead, LeadForm
+    leads = Lead.objects.all()
+    assert leads.count() == 6 and not leads.filter(owner__isnull=True).exists()
+    assert LeadForm.objects.filter(name="Book a demo", is_active=True).exists()

@@ -18,7 +18,10 @@ from rapport.contacts.models import Company
 from rapport.contacts.services import company_create, contact_create
 from rapport.core.context import write_source
 from rapport.core.errors import Conflict
-from rapport.sales.models import Deal
+from rapport.sales.choices import LeadSource, LeadStatus
+from rapport.sales.lead_form_services import lead_form_create
+from rapport.sales.lead_services import lead_create
+from rapport.sales.models import Deal, LeadForm
 from rapport.sales.selectors import active_stages, default_pipeline, lost_reason_list
 from rapport.sales.services import deal_contact_add, deal_create, deal_move
 
@@ -105,8 +108,10 @@ def load_demo(*, contacts: int = 300, seed: int | None = None, stdout=None) -> d
             if stdout and made % 100 == 0:
                 stdout.write(f"  {made}/{contacts} contacts")
         deals = _deals(admin, people, sellers, rng, count=max(1, contacts // 6))
+        leads = _leads(admin, sellers, rng, fake, count=max(1, contacts // 6))
         _automation(admin)
-    return {"users": len(users), "companies": len(companies), "contacts": made, "deals": deals}
+    return {"users": len(users), "companies": len(companies), "contacts": made, "deals": deals,
+            "leads": leads}
 
 
 def _deals(admin, people, sellers, rng, *, count: int) -> int:
@@ -152,6 +157,42 @@ def _deals(admin, people, sellers, rng, *, count: int) -> int:
                                                                        closed_at=closed)
             Deal.objects.filter(pk=deal.pk, lost_at__isnull=False).update(lost_at=closed,
                                                                         closed_at=closed)
+        made += 1
+    return made
+
+
+def _leads(admin, sellers, rng, fake, *, count: int) -> int:
+    """People not yet qualified, from every channel and in every status, and the website's
+    "Book a demo" form that brings more in."""
+    if not LeadForm.objects.exists():
+        lead_form_create(actor=admin, data={
+            "name": "Book a demo", "organisation_name": "Rapport demo",
+            "intro": "Tell us who you are and we will call you within a day.",
+            "fields": [{"field": "first_name", "required": True},
+                       {"field": "last_name", "required": False},
+                       {"field": "email", "required": True},
+                       {"field": "company_name", "required": False}],
+            "lead_tags": ["demo request"],
+            "thank_you_message": "Thanks! Someone from our team will call you soon."})
+    made = 0
+    for index in range(count):
+        first, last = fake.first_name(), fake.last_name()
+        company = fake.company()
+        status = rng.choice([LeadStatus.NEW, LeadStatus.NEW, LeadStatus.WORKING,
+                             LeadStatus.WORKING, LeadStatus.DISQUALIFIED])
+        with transaction.atomic():
+            lead_create(actor=admin, data={
+                "first_name": first, "last_name": last,
+                "email": f"{slugify(first)}.{slugify(last)}.{index}@{slugify(company)[:30]}.example"
+                         .replace("-", ""),
+                "phone": f"+1415556{rng.randint(0, 9999):04d}", "company_name": company,
+                "title": fake.job()[:150], "source": rng.choice(LeadSource.values),
+                "status": status, "score": rng.randint(0, 100),
+                "disqualified_reason": "Student, no budget"
+                if status == LeadStatus.DISQUALIFIED else "",
+                "owner_id": rng.choice(sellers).pk if rng.random() < 0.5 else None,
+                "tags": rng.sample(TAGS, k=rng.choice([0, 0, 1])),
+            })
         made += 1
     return made
 
