@@ -240,6 +240,9 @@ def test_lead_custom_fields_are_defined_in_settings(admin_client):
 def test_lead_pages_fit_a_phone(browser, live_server, org):
     lead = make(org.admin, email="ada@engines.example", company_name="Analytical Engines Limited",
                 title="Countess of Lovelace and first programmer", tags=["hot", "conference-2026"])
+    for n in range(3):  # a list wider than a phone, which has to scroll inside its frame
+        make(org.admin, email=f"someone.with.a.long.address.{n}@analytical-engines-limited.example",
+             company_name="Analytical Engines Limited", title="Pescador de agua dulce y en aguas")
     rule = lead_services.assignment_rule_create(actor=org.admin, data={
         "name": "Germany, Austria and Switzerland by round robin", "action": "round_robin",
         "team_id": org.team_a.pk, "conditions": [{"field": "country", "op": "in",
@@ -255,7 +258,8 @@ def test_lead_pages_fit_a_phone(browser, live_server, org):
     page.wait_for_url(re.compile(r"/$"))
     for path in ["/leads/", "/leads/new/", f"/leads/{lead.pk}/", f"/leads/{lead.pk}/convert/",
                  f"/leads/{lead.pk}/edit/", "/settings/lead-assignment/",
-                 "/settings/lead-assignment/rules/new/", f"/settings/lead-assignment/rules/{rule.pk}/"]:
+                 "/settings/lead-assignment/rules/new/", f"/settings/lead-assignment/rules/{rule.pk}/",
+                 "/settings/lead-forms/", "/settings/lead-forms/new/"]:
         page.goto(path)
         overflow = page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
