@@ -20,8 +20,8 @@ from rapport.core.context import write_source
 from rapport.core.errors import Conflict
 from rapport.sales.choices import LeadSource, LeadStatus
 from rapport.sales.lead_form_services import lead_form_create
-from rapport.sales.lead_services import lead_create
-from rapport.sales.models import Deal, LeadForm
+from rapport.sales.lead_services import assignment_rule_create, lead_create
+from rapport.sales.models import AssignmentRule, Deal, LeadForm
 from rapport.sales.selectors import active_stages, default_pipeline, lost_reason_list
 from rapport.sales.services import deal_contact_add, deal_create, deal_move
 
@@ -174,6 +174,10 @@ def _leads(admin, sellers, rng, fake, *, count: int) -> int:
                        {"field": "company_name", "required": False}],
             "lead_tags": ["demo request"],
             "thank_you_message": "Thanks! Someone from our team will call you soon."})
+    east = Team.objects.filter(name="Sales East").first()
+    if east is not None and not AssignmentRule.objects.exists():
+        assignment_rule_create(actor=admin, data={
+            "name": "Sales East takes turns", "action": "round_robin", "team_id": east.pk})
     made = 0
     for index in range(count):
         first, last = fake.first_name(), fake.last_name()
