@@ -185,6 +185,10 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# How many proxies (a TLS terminator, a load balancer) stand in front of Rapport and append
+# the client's address to X-Forwarded-For; 0 trusts no such header.
+TRUSTED_PROXIES = int(os.environ.get("RAPPORT_TRUSTED_PROXIES", "0") or 0)
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     HUEY = {

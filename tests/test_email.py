@@ -258,6 +258,72 @@ def test_a_connection_lost_before_the_verdict_fails_that_message_only_and_never_
     assert len(server.received) == 2  # each once: the first is not sent again
 
 
+class _RefusesTheFirstData(_HangsUpAfterData):
+    """A strict server: it refuses the first DATA command, and a MAIL while a transaction is
+    still open (until RSET)."""
+
+    def _session(self, conn, lines):
+        open_transaction, refused = False, False
+        for line in lines:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 hello\r\n")
+            elif verb == b"MAIL":
+                conn.sendall(b"503 5.5.1 nested MAIL\r\n" if open_transaction else b"250 ok\r\n")
+                open_transaction = True
+            elif verb == b"RSET":
+                open_transaction = False
+                conn.sendall(b"250 reset\r\n")
+            elif verb == b"DATA" and not refused:
+                refused = True
+                conn.sendall(b"554 5.7.1 no data from you\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                self.received.append(b"".join(iter(lines.readline, b".\r\n")))
+                open_transaction = False
+                conn.sendall(b"250 taken\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+
+def test_a_refused_data_command_fails_that_message_and_the_next_one_is_sent(
+        org, settings, contact):
+    server = _RefusesTheFirstData()
+    settings.EMAIL_URL = server.url
+    try:
+        emails = _queued_together(org.sales_a1, contact, 2)
+        assert services.deliver([e.pk for e in emails]) == {"sent": 1, "retrying": 0, "failed": 1}
+    finally:
+        transport.close()
+        server.listener.close()
+    first, second = (OutboundEmail.objects.get(pk=e.pk) for e in emails)
+    assert first.status == EmailStatus.FAILED and "554" in first.last_error
+    assert second.status == EmailStatus.SENT and len(server.received) == 1
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_batch_goes_on(
+        org, smtp, contact, settings, tmp_path, monkeypatch):
+    """The second message meets a DKIM key dkimpy cannot read (its own error, not an OSError)
+    while the first one's verdict is still unread: the second fails, the others go out."""
+    emails = _queued_together(org.sales_a1, contact, 3)
+    broken = tmp_path / "broken.key"
+    broken.write_text("not a private key")
+    settings.DKIM_KEY_FILE = str(broken)
+    real_sign, signed = services.building.dkim.sign, []
+
+    def sign(message, selector, domain, privkey, **kwargs):
+        signed.append(message)
+        return real_sign(message, selector, domain, privkey, **kwargs) if len(signed) == 2 else b""
+    monkeypatch.setattr(services.building.dkim, "sign", sign)
+    assert services.deliver([e.pk for e in emails]) == {"sent": 2, "retrying": 0, "failed": 1}
+    failed = OutboundEmail.objects.get(status=EmailStatus.FAILED)
+    assert failed.subject == "Message 1" and failed.last_error
+    assert sorted(m["parsed"]["Subject"] for m in smtp.messages) == ["Message 0", "Message 2"]
+
+
 def test_an_unreachable_server_is_tried_once_per_batch_not_once_per_message(org, settings, contact):
     """A server that accepts the connection and hangs up: the batch stops at the first try."""
     listener = socket.create_server(("127.0.0.1", 0))

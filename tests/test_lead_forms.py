@@ -162,6 +162,31 @@ def test_a_post_without_a_valid_render_time_is_refused(org, rule):
     assert Lead.objects.count() == 0
 
 
+def test_one_page_makes_one_lead_however_often_it_is_posted(org, rule):
+    form = make_form(org)
+    token = services.render_token(form, at=time.time() - 10)
+    first = Client().post(url(form), {"email": "a@example.com", "rendered": token, "url": ""})
+    again = Client().post(url(form), {"email": "b@example.com", "rendered": token, "url": ""})
+    assert first.status_code == 302
+    assert again.status_code == 422 and "sent already" in again.content.decode()
+    assert list(Lead.objects.values_list("email", flat=True)) == ["a@example.com"]
+    assert LeadForm.objects.get(pk=form.pk).spam_count == 1
+
+
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(org, rule, settings):
+    settings.TRUSTED_PROXIES = 1
+    form = make_form(org)
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for n in range(10):  # one visitor's spam: their own address, whatever they claim left of it
+        assert submit(form, {"email": "a@example.com", "url": "spam"}, **proxy,
+                      HTTP_X_FORWARDED_FOR=f"1.2.3.{n}, 203.0.113.7").status_code == 302
+    assert submit(form, {"email": "a@example.com"}, **proxy,
+                  HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    other = submit(form, {"email": "real@example.com"}, **proxy,
+                   HTTP_X_FORWARDED_FOR="198.51.100.4")
+    assert other.status_code == 302 and Lead.objects.count() == 1
+
+
 def test_posts_from_one_address_are_rate_limited(org, rule):
     form = make_form(org)
     for _ in range(10):

@@ -115,3 +115,21 @@ def test_unknown_api_paths_answer_in_the_error_shape(db):
     response = Client().get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("proxies", "forwarded", "expected"), [
+    (0, "203.0.113.7", "10.0.0.1"),                  # no proxy trusted: the header is anyone's
+    (1, "1.2.3.4, 203.0.113.7", "203.0.113.7"),      # what our proxy saw, not what was claimed
+    (2, "1.2.3.4, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+    (1, "not-an-address", "10.0.0.1"),
+    (2, "203.0.113.7", "10.0.0.1"),                  # fewer hops than proxies: the connection's
+])
+def test_the_client_address_is_read_through_trusted_proxies_only(settings, proxies, forwarded,
+                                                                 expected):
+    from django.test import RequestFactory
+
+    from rapport.core.ratelimit import client_ip
+
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected

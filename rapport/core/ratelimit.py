@@ -4,16 +4,31 @@ With the default per-process cache the count is per server process; it is there 
 client from hammering a page (the PDF renderer, the lead form), not to meter anyone exactly.
 """
 
+import ipaddress
 import math
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 WINDOW = 60
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address. Behind RAPPORT_TRUSTED_PROXIES proxies, the address the first of
+    them saw, from X-Forwarded-For read from the right (anything further left is the client's
+    own say-so); otherwise the connection's."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    if settings.TRUSTED_PROXIES <= 0:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < settings.TRUSTED_PROXIES or not hops[-1]:
+        return remote
+    candidate = hops[-settings.TRUSTED_PROXIES]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 def over_limit(scope: str, request, limit: int, window: int = WINDOW) -> int | None:

@@ -461,7 +461,9 @@ def deliver(email_ids: list[int]) -> dict[str, int]:
                 message = building.build(email, email.attachments.all())
                 built = (message, building.as_bytes(message, email.envelope_from)
                          if transport.configured().is_smtp else None)
-            except (OSError, ValueError) as exc:
+            except Exception as exc:
+                # Whatever breaks a build (a file gone, a bad DKIM key) fails this message
+                # alone, and the previous one's verdict is still read and written.
                 problem = exc
         if handed is not None:
             unavailable = _read_verdict(*handed, outcomes) or unavailable

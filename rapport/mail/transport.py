@@ -174,11 +174,16 @@ class Pending:
                 "recipient did not get it.")
             return
         if code != 250:
-            try:
-                connection.rset()
-            except (smtplib.SMTPException, OSError):
-                _drop()
+            _reset(connection)
             self._error = _refusal(code, reply, "message")
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    """End a refused transaction (RSET), or the connection if even that fails."""
+    try:
+        connection.rset()
+    except (smtplib.SMTPException, OSError):
+        _drop()
 
 
 def _settle_pending() -> None:
@@ -280,6 +285,7 @@ def _smtp_begin(transport: Transport, sender: str, recipients: list[str], raw: b
     try:
         code, reply = connection.docmd("data")
         if code != 354:
+            _reset(connection)  # else the next message's MAIL meets an open transaction
             raise _refusal(code, reply, "message")
         connection.send(_data_block(raw))
     except (smtplib.SMTPServerDisconnected, OSError):

@@ -17,10 +17,12 @@ learns nothing; nothing is written but the form's spam count.
 import dataclasses
 import html
 import logging
+import secrets
 import time
 from urllib.parse import urlsplit
 
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Lower
@@ -54,6 +56,7 @@ MAX_AGE = 24 * 3600
 FORM_BROKEN = ("This form cannot be sent just now: it lacks a field the CRM needs. Please get "
                "in touch another way; the site's owner has been told.")
 TOO_FAST = "That was quick! Please check your answers and send the form again."
+SENT_BEFORE = "This form was sent already; reload the page to send another."
 STALE = "This page was open for a long time; please check your answers and send it again."
 SNAPSHOT = ("name", "organisation_name", "intro", "fields", "lead_source", "lead_tags",
             "lead_owner_id", "thank_you_message", "redirect_url", "is_active")
@@ -227,9 +230,10 @@ def embed_code(url: str, title: str) -> str:
 
 
 def render_token(form: LeadForm, *, at: float | None = None) -> str:
-    """The signed moment the form's page is shown, posted back as `rendered`."""
-    return signing.dumps([form.pk, round(time.time() if at is None else at, 3)],
-                         salt=RENDERED_SALT)
+    """The signed moment the form's page is shown, posted back as `rendered`, with a nonce:
+    each page makes one lead at most, so a bot cannot load it once and post it all day."""
+    return signing.dumps([form.pk, round(time.time() if at is None else at, 3),
+                          secrets.token_urlsafe(12)], salt=RENDERED_SALT)
 
 
 @dataclasses.dataclass
@@ -243,18 +247,25 @@ def _count_spam(form: LeadForm) -> None:
     LeadForm.objects.filter(pk=form.pk).update(spam_count=F("spam_count") + 1)
 
 
-def _check_timing(form: LeadForm, token) -> None:
+def _check_timing(form: LeadForm, token) -> str:
+    """The page's nonce, once the page is known to be this form's, shown long enough ago and
+    not too long ago."""
     try:
-        form_id, at = signing.loads(token, salt=RENDERED_SALT) if isinstance(token, str) \
-            else (None, None)
+        form_id, at, nonce = signing.loads(token, salt=RENDERED_SALT) \
+            if isinstance(token, str) else (None, None, None)
     except (signing.BadSignature, TypeError, ValueError):
-        form_id, at = None, None
+        form_id, at, nonce = None, None, None
     age = time.time() - at if isinstance(at, int | float) else None
-    if form_id != form.pk or age is None or age < MIN_SECONDS:
+    if form_id != form.pk or age is None or age < MIN_SECONDS or not isinstance(nonce, str):
         _count_spam(form)
         raise ValidationFailed(TOO_FAST, fields={"__all__": [TOO_FAST]})
     if age > MAX_AGE:
         raise ValidationFailed(STALE, fields={"__all__": [STALE]})
+    return nonce
+
+
+def _nonce_key(nonce: str) -> str:
+    return f"lead_form:nonce:{nonce}"
 
 
 def _scalar(value) -> str:
@@ -311,10 +322,13 @@ def lead_form_submit(form_key: str, data, *, ip: str | None = None) -> Submissio
     if _scalar(data.get(HONEYPOT)).strip():
         _count_spam(form)
         return Submission(form=form, lead=None)
-    _check_timing(form, _scalar(data.get(RENDERED)))
+    nonce = _check_timing(form, _scalar(data.get(RENDERED)))
     values, errors = _lead_data(form, data)
     if errors:
         raise ValidationFailed(fields=errors)
+    if not cache.add(_nonce_key(nonce), 1, MAX_AGE + 60):
+        _count_spam(form)
+        raise ValidationFailed(SENT_BEFORE, fields={"__all__": [SENT_BEFORE]})
     values.update(source=form.lead_source, tags=list(form.lead_tags))
     owner_id = _owner_id(form)
     if owner_id is not None:
@@ -324,6 +338,7 @@ def lead_form_submit(form_key: str, data, *, ip: str | None = None) -> Submissio
         try:
             lead = lead_services.lead_create(actor=None, data=values)
         except ValidationFailed as exc:
+            cache.delete(_nonce_key(nonce))  # corrected, the same page may be sent again
             shown = {k: v for k, v in exc.fields.items() if k in asked}
             if len(shown) != len(exc.fields):
                 log.warning("Lead form %s cannot make a lead: %s", form.pk, exc.fields)
