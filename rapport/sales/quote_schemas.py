@@ -146,19 +146,6 @@ class QuoteLineIn(Schema):
     tax_rate: Number = None
 
 
-class QuoteIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-    deal_id: int | None = None
-    contact_id: int | None = None
-    price_book_id: int | None = None
-    valid_until: date | None = None
-    terms: str | None = None
-    win_deal_on_accept: bool | None = None
-    # Percent off the whole quote (0-100, 2 places), after the line discounts, before tax.
-    discount_percent: Number = None
-    lines: list[QuoteLineIn] | None = None
-
-
 class QuotePatch(Schema):
     model_config = ConfigDict(extra="forbid")
     contact_id: int | None = None
@@ -169,6 +156,11 @@ class QuotePatch(Schema):
     # Percent off the whole quote (0-100, 2 places), after the line discounts, before tax.
     discount_percent: Number = None
     lines: list[QuoteLineIn] | None = None
+
+
+class QuoteIn(QuotePatch):
+    """A new quote: what a change may set, and the deal it is for."""
+    deal_id: int | None = None
 
 
 class QuoteCommentIn(Schema):
