@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from huey.contrib.djhuey import HUEY
 
 from rapport.contacts.models import Contact
-from rapport.core.models import JobRun, JobStatus
+from rapport.core.models import JobRun, JobStatus, SearchDocument
 from rapport.transfer import services
 from rapport.transfer.models import ImportChange, ImportJob, ImportStatus
 from tests.test_jobs import _database_url, _start_worker, _wait
@@ -68,5 +68,9 @@ def test_an_import_killed_mid_file_resumes_in_a_new_worker_and_stores_each_row_o
     imported = Contact.objects.filter(email__endswith="@kill-test.example")
     assert imported.count() == ROWS
     assert imported.values("email").distinct().count() == ROWS
-    assert ImportChange.objects.filter(job=done).count() == ROWS
+    # Undo's runs of new ids cover each record once, and every record got its search document.
+    covered = [pk for run in ImportChange.objects.filter(job=done) for pk in run.object_ids]
+    assert sorted(covered) == sorted(imported.values_list("pk", flat=True))
+    assert done.indexed_count == ROWS
+    assert SearchDocument.objects.filter(object_type="contact", object_id__in=covered).count() == ROWS
     assert JobRun.objects.filter(status=JobStatus.REQUEUED, name=RUN).exists()

@@ -18,6 +18,8 @@ from rapport.core.models import Event, SearchDocument
 from rapport.transfer import engine, services
 from rapport.transfer.cells import neutralised, restored
 from rapport.transfer.models import ImportJob, ImportStatus
+from rapport.transfer.plan import clean_batch
+from rapport.transfer.readers import open_table
 from rapport.transfer.selectors import failed_rows_csv, preview
 
 HUBSPOT = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Mobile Phone Number",
@@ -186,9 +188,10 @@ def test_a_run_whose_import_was_taken_over_commits_nothing(org):
     services.import_start(actor=org.admin, job_id=job.pk, in_background=False)
     stale = engine._claim(job.pk)
     engine._claim(job.pk)  # another worker takes it over
-    table_rows = list(engine.open_table(stale.file.path, filename=stale.file_name).rows())
+    settings = engine.settings_for(stale)
+    plans = clean_batch(settings, open_table(stale.file.path, filename=stale.file_name).rows())
     with pytest.raises(engine.LostClaim):
-        engine._run_batch(stale, engine.settings_for(stale), table_rows)
+        engine._run_batch(stale, settings, plans)
     assert Contact.objects.count() == 0
 
 

@@ -67,7 +67,7 @@ def run(*, events: int, out=print) -> dict:
         out(f"Rapport, one worker: {report.events:,} events in {rapport_s:.2f} s = "
             f"{report.events / rapport_s:,.0f} events/s ({deliveries:,} deliveries, "
             f"{runs:,} rule runs, {report.failed} failures)")
-        raw_s = _raw(events, webhook.pk, rule.pk, contact_ids, [e.pk for e in recorded])
+        raw_s = _raw(events, webhook.pk, rule.pk, contact_ids, recorded)
         out(f"raw engine, same rows: {events / raw_s:,.0f} events/s")
     finally:
         _forget(owner, contact_ids)

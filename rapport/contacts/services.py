@@ -83,11 +83,10 @@ def _split(data: dict) -> tuple[dict, object, object]:
 
 
 def _tidy_identity(contact: Contact):
-    """A contact needs a name or an email; the primary email and phone are not repeated."""
-    if not (contact.first_name or contact.last_name or contact.email):
-        raise ValidationFailed(fields={"first_name": ["Enter a name or an email address."]})
-    contact.emails = [e for e in contact.emails if e != contact.email]
-    contact.phones = [p for p in contact.phones if p != contact.phone]
+    tidy = new_contact_values({"first_name": contact.first_name, "last_name": contact.last_name,
+                               "email": contact.email, "emails": contact.emails,
+                               "phone": contact.phone, "phones": contact.phones})
+    contact.emails, contact.phones = tidy["emails"], tidy["phones"]
 
 
 def _reject_duplicate_email(email: str, exclude_id=None):
@@ -137,26 +136,31 @@ def clean_record(cleaners, data, object_type, current=None, definitions=None):
     return values, tag_names
 
 
-def new_company(values: dict) -> Company:
-    """An unsaved company from cleaned values, or ValidationFailed."""
+def new_company_values(values: dict) -> dict:
+    """Cleaned values as a new company stores them (its domain from its website when not
+    given), or ValidationFailed."""
     if not values.get("name"):
         raise ValidationFailed(fields={"name": ["This field is required."]})
     if not values.get("domain") and values.get("website"):
         values = {**values, "domain": domain_of_url(values["website"])}
-    return Company(**values)
+    return values
 
 
-def new_contact(values: dict) -> Contact:
-    """An unsaved contact from cleaned values, or ValidationFailed."""
-    contact = Contact(**values)
-    _tidy_identity(contact)
-    return contact
+def new_contact_values(values: dict) -> dict:
+    """Cleaned values as a new contact stores them, or ValidationFailed: a contact needs a
+    name or an email; the primary email and phone are not repeated among the further ones."""
+    if not (values.get("first_name") or values.get("last_name") or values.get("email")):
+        raise ValidationFailed(fields={"first_name": ["Enter a name or an email address."]})
+    for primary, further in (("email", "emails"), ("phone", "phones")):
+        if values.get(further):
+            values = {**values, further: [v for v in values[further] if v != values.get(primary)]}
+    return values
 
 
 @transaction.atomic
 def company_create(*, actor, data: dict, allow_duplicate: bool = False) -> Company:
     values, tags = clean_record(company_cleaners(actor), data, "company")
-    company = new_company(values)
+    company = Company(**new_company_values(values))
     if not allow_duplicate:
         _reject_duplicate_domain(company.domain)
     return records.create_record(company, actor=actor, tags=tags)
@@ -181,7 +185,7 @@ def company_update(*, actor, company_id: int, data: dict,
 @transaction.atomic
 def contact_create(*, actor, data: dict, allow_duplicate: bool = False) -> Contact:
     values, tags = clean_record(contact_cleaners(actor), data, "contact")
-    contact = new_contact(values)
+    contact = Contact(**new_contact_values(values))
     if not allow_duplicate:
         _reject_duplicate_email(contact.email)
     return records.create_record(contact, actor=actor, tags=tags)
@@ -202,10 +206,21 @@ def contact_update(*, actor, contact_id: int, data: dict,
     return records.update_record(contact, actor=actor, before=before, tags=tags)
 
 
-def records_create_many(*, actor, instances: list, tags: list[list[str]]) -> list:
-    """Records already built and checked by new_contact / new_company (an import's batch),
-    saved together. The caller has matched them against existing records."""
-    return records.create_many(instances, actor=actor, tags=tags)
+def records_create_many(*, actor, model, rows: list[dict], tags: list[list[str]]) -> list[int]:
+    """Contacts or companies from values already checked by new_contact_values /
+    new_company_values (an import's batch), saved together; returns their ids. The caller
+    has matched them against existing records, and builds their search documents."""
+    return records.create_rows(model, rows, actor=actor, tags=tags)
+
+
+@transaction.atomic
+def companies_create_named(*, actor, names: list[str]) -> list[int]:
+    """A new company for each name (the companies an import's rows name and none matches),
+    cleaned and checked as company_create does, saved together; returns their ids."""
+    cleaners = company_cleaners(actor)
+    rows = [new_company_values(clean_record(cleaners, {"name": name}, "company")[0])
+            for name in names]
+    return records.create_rows(Company, rows, actor=actor, tags=[[] for _ in rows])
 
 
 def _visible_or_404(queryset, pk):

@@ -53,56 +53,101 @@ def insert(model, objs: list) -> list:
     if not objs:
         return objs
     meta = model._meta
-    columns, converters = _converters(model, connection.vendor)
+    columns = _columns(model, connection.vendor)
     for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
         obj.pk = pk
-    insert_rows(meta.db_table, [meta.pk.column, *columns],
-                [(obj.pk, *(convert(obj) for convert in converters)) for obj in objs])
+    readers = [(operator.attrgetter(c.attname), c.convert, c.db_default) for c in columns]
+    insert_rows(meta.db_table, [meta.pk.column, *(c.column for c in columns)],
+                [(obj.pk, *(_sent(read(obj), convert, db_default)
+                            for read, convert, db_default in readers)) for obj in objs])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
 
 
+def insert_values(model, rows: list[dict]) -> list[int]:
+    """New rows of `model` given as `{attname: value}` (cleaned values, not instances: an
+    import writes a million); a field a row leaves out takes its default. Returns the ids."""
+    if not rows:
+        return []
+    meta = model._meta
+    columns = _columns(model, connection.vendor)
+    # Defaults once per call: a batch shares its created_at, as rows saved together would.
+    defaults = {c.attname: c.default() for c in columns}
+    ids = allocate_ids(model, len(rows))
+    values_of = operator.itemgetter(*defaults)
+    converted = [(i, c.convert) for i, c in enumerate(columns, start=1) if c.convert is not None]
+    memo = _Memo()
+
+    def sent(pk, row):
+        values = [pk, *values_of(row if row.keys() >= defaults.keys() else {**defaults, **row})]
+        for i, convert in converted:
+            values[i] = memo(convert, values[i])
+        return values
+
+    insert_rows(meta.db_table, [meta.pk.column, *(c.column for c in columns)],
+                [sent(pk, row) for pk, row in zip(ids, rows, strict=True)])
+    return ids
+
+
+def defaults(model) -> dict:
+    """`{attname: value}` a new row of `model` takes for each field it leaves out."""
+    return {c.attname: c.default() for c in _columns(model, connection.vendor)}
+
+
+def _sent(value, convert, db_default):
+    if db_default is not _NONE and isinstance(value, DatabaseDefault):
+        value = db_default
+    return value if convert is None else convert(value)
+
+
+class _Memo:
+    """The converted value of the object converted last, per converter: a batch's rows share
+    their timestamps and empty defaults, and converting each again costs microseconds."""
+
+    def __init__(self):
+        self.seen: dict = {}
+
+    def __call__(self, convert, value):
+        last = self.seen.get(convert)
+        if last is not None and last[0] is value:
+            return last[1]
+        converted = convert(value)
+        self.seen[convert] = (value, converted)
+        return converted
+
+
 # Field types whose Python value is already what both drivers take.
 _AS_IS = {"CharField", "TextField", "EmailField", "URLField", "SlugField", "BooleanField",
           "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField",
           "PositiveSmallIntegerField", "PositiveBigIntegerField", "ForeignKey", "OneToOneField"}
+_NONE = object()
+
+
+class _Column:
+    def __init__(self, field, vendor: str):
+        self.attname, self.column, self.field = field.attname, field.column, field
+        self.db_default = (getattr(field.db_default, "value", field.db_default)
+                           if field.has_db_default() else _NONE)
+        self.convert = _converter(field, vendor)
+
+    def default(self):
+        return self.db_default if self.db_default is not _NONE else self.field.get_default()
 
 
 @functools.cache
-def _converters(model, vendor: str) -> tuple[list[str], list]:
-    """Per column, a function from an instance to the value to send. get_db_prep_save costs
-    a microsecond or more per value; for the plain types the value is read as it is."""
-    columns, converters = [], []
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(field.column)
-        converters.append(_converter(field, vendor))
-    return columns, converters
+def _columns(model, vendor: str) -> list[_Column]:
+    """Every column but the primary key, with how its Python value is sent (None: as it is).
+    get_db_prep_save costs a microsecond or more per value; plain types skip it."""
+    return [_Column(field, vendor) for field in model._meta.concrete_fields if not field.primary_key]
 
 
 def _converter(field, vendor: str):
-    attname = field.attname
-    read = operator.attrgetter(attname)
-    if field.has_db_default():
-        plain = read
-        default = getattr(field.db_default, "value", field.db_default)
-
-        def read(obj):
-            value = plain(obj)
-            return default if isinstance(value, DatabaseDefault) else value
     internal = field.get_internal_type()
-    if internal in _AS_IS:
-        return read
+    if internal in _AS_IS or (internal == "DateTimeField" and vendor == "postgresql"):
+        return None
     if internal == "JSONField":
         encoder = field.encoder
-
-        def as_json(obj):
-            value = read(obj)
-            return None if value is None else json.dumps(value, cls=encoder)
-        return as_json
-    if internal == "DateTimeField" and vendor == "postgresql":
-        return read
-    return lambda obj: field.get_db_prep_save(read(obj), connection)
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    return lambda value: field.get_db_prep_save(value, connection)

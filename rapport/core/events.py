@@ -26,18 +26,19 @@ def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
     return event
 
 
-def record_events(events: list[dict]) -> list[Event]:
-    """Several events in one INSERT, for bulk work (a batch of sent emails); each dict holds
-    record_event's keyword arguments, with object_type and object_id given."""
+def record_events(events: list[dict]) -> list[int]:
+    """Several events in one INSERT, for bulk work (an import's batch, sent emails); each
+    dict holds record_event's keyword arguments, with object_type and object_id given.
+    Returns the events' ids."""
     source = current_source()
-    created = bulk.insert(Event, [
-        Event(type=e["type"], object_type=e["object_type"], object_id=e["object_id"],
-              actor=e.get("actor") if getattr(e.get("actor"), "pk", None) else None,
-              source=source, data=_with_cause(e.get("data")))
+    ids = bulk.insert_values(Event, [
+        {"type": e["type"], "object_type": e["object_type"], "object_id": e["object_id"],
+         "actor_id": getattr(e.get("actor"), "pk", None), "source": source,
+         "data": _with_cause(e.get("data"))}
         for e in events])
-    if created:
+    if ids:
         request_dispatch()
-    return created
+    return ids
 
 
 def events_for(obj, limit: int = 50):

@@ -5,6 +5,10 @@ version checks, search indexing and events happen the same way everywhere.
 Callers run inside `transaction.atomic()`.
 """
 
+import functools
+import operator
+from collections.abc import Callable
+
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -12,7 +16,7 @@ from django.utils.text import slugify
 from rapport.core import bulk, search
 from rapport.core.errors import NotFound, VersionConflict
 from rapport.core.events import record_event, record_events
-from rapport.core.history import changes_between, snapshot
+from rapport.core.history import changes_between, snapshot, to_json
 from rapport.core.tags import get_or_create_tags, set_tags
 
 
@@ -49,37 +53,62 @@ def create_record(instance, *, actor, tags: list[str] | None = None):
     return instance
 
 
-def create_many(instances: list, *, actor, tags: list[list[str]] | None = None) -> list:
-    """create_record for a batch (an import): the same defaults, tags, search documents and
-    `<type>.created` events, written with a few bulk statements instead of several per record.
-    `tags[i]` holds the tag names of `instances[i]`."""
-    if not instances:
-        return instances
-    user = actor if getattr(actor, "pk", None) else None
-    fields = tracked_fields(instances[0])
-    values = []
-    for i, instance in enumerate(instances):
-        instance.created_by = user
-        if instance.owner_id is None and user:
-            instance.owner_id = user.pk
-        values.append({**snapshot(instance, fields), "tags": sorted(tags[i]) if tags else []})
-    bulk.insert(type(instances[0]), instances)
+def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None = None) -> list[int]:
+    """create_record for a batch of cleaned values (an import's rows): the same defaults,
+    owner, tags and `<type>.created` events, written with a few bulk statements and no model
+    instances. `tags[i]` holds the tag names of `rows[i]`. Returns the new ids.
+
+    Search documents are the caller's to build (search.index_ids): an import builds them
+    after its rows, since indexing costs more than storing a row."""
+    if not rows:
+        return []
+    user_id = actor.pk if getattr(actor, "pk", None) else None
+    defaults = bulk.defaults(model)
+    names, values_of, to_convert = _snapshot_plan(model)
+    filled = []
+    for row in rows:
+        row = {**defaults, **row, "created_by_id": user_id}
+        if row.get("owner_id") is None:
+            row["owner_id"] = user_id
+        filled.append(row)
+    ids = bulk.insert_values(model, filled)
     if tags and any(tags):
-        _link_tags(instances, tags)
-    search.index_many(instances)
-    record_events([{"type": f"{instance.object_type}.created", "object_type": instance.object_type,
-                    "object_id": instance.pk, "actor": actor, "data": {"values": v}}
-                   for instance, v in zip(instances, values, strict=True)])
-    return instances
+        _link_tags(model, ids, tags)
+    object_type = model.object_type
+    snapshots = []
+    for i, row in enumerate(filled):
+        values = dict(zip(names, values_of(row), strict=True))
+        for name in to_convert:
+            values[name] = to_json(values[name])
+        values["tags"] = sorted(tags[i]) if tags else []
+        snapshots.append(values)
+    record_events([{"type": f"{object_type}.created", "object_type": object_type, "object_id": pk,
+                    "actor": actor, "data": {"values": values}}
+                   for pk, values in zip(ids, snapshots, strict=True)])
+    return ids
 
 
-def _link_tags(instances, tags: list[list[str]]) -> None:
-    through = type(instances[0]).tags.through
-    source = f"{type(instances[0])._meta.model_name}_id"
+@functools.cache
+def _snapshot_plan(model) -> tuple[list[str], Callable, list[str]]:
+    """What `snapshot` holds of a new record, read from its values: the field names, a getter
+    of their values (by attname: `company_id` for `company`), and the fields whose values
+    to_json turns into text (dates, decimals)."""
+    fields = [f for f in map(model._meta.get_field, tracked_fields(model)) if not f.many_to_many]
+    getter = operator.itemgetter(*(f.attname for f in fields))
+    return ([f.name for f in fields], (lambda row: (getter(row),)) if len(fields) == 1 else getter,
+            [f.name for f in fields if f.get_internal_type() in _AS_TEXT])
+
+
+_AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}
+
+
+def _link_tags(model, ids: list[int], tags: list[list[str]]) -> None:
+    through = model.tags.through
+    source = f"{model._meta.model_name}_id"
     by_slug = {t.slug: t for t in get_or_create_tags(sorted({n for ns in tags for n in ns}))}
     through.objects.bulk_create([
-        through(**{source: instance.pk, "tag_id": by_slug[slugify(name)].pk})
-        for instance, names in zip(instances, tags, strict=True) for name in names
+        through(**{source: pk, "tag_id": by_slug[slugify(name)].pk})
+        for pk, names in zip(ids, tags, strict=True) for name in names
     ], ignore_conflicts=True)
 
 

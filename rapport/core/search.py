@@ -48,6 +48,17 @@ def index_many(objs) -> None:
                       for obj in objs])
 
 
+def index_new(model, ids: list[int]) -> int:
+    """Search documents for the live records `ids` of `model` that have none yet (an import's,
+    built after its rows); safe to repeat. Returns how many it wrote."""
+    have = set(SearchDocument.objects.filter(object_type=model.object_type, object_id__in=ids)
+               .values_list("object_id", flat=True))
+    missing = [pk for pk in ids if pk not in have]
+    records = list(model.objects.filter(pk__in=missing)) if missing else []
+    index_many(records)
+    return len(records)
+
+
 def unindex(object_type: str, object_id: int) -> None:
     SearchDocument.objects.filter(object_type=object_type, object_id=object_id).delete()
 

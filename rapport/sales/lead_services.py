@@ -103,13 +103,15 @@ def lead_cleaners(actor):
     }
 
 
-def _check(lead: Lead, errors: dict) -> None:
-    """What must hold of a lead as a whole: a name or an email; a reason when disqualified."""
-    if not (lead.first_name or lead.last_name or lead.email):
+def _check(lead: dict, errors: dict) -> None:
+    """What must hold of a lead (its values) as a whole: a name or an email; a reason when
+    disqualified."""
+    if not (lead.get("first_name") or lead.get("last_name") or lead.get("email")):
         errors.setdefault("first_name", ["Enter a name or an email address."])
-    if lead.status == LeadStatus.DISQUALIFIED and not lead.disqualified_reason:
+    disqualified = lead.get("status") == LeadStatus.DISQUALIFIED
+    if disqualified and not lead.get("disqualified_reason"):
         errors.setdefault("disqualified_reason", ["Say why the lead is disqualified."])
-    elif lead.status != LeadStatus.DISQUALIFIED and lead.disqualified_reason:
+    elif not disqualified and lead.get("disqualified_reason"):
         errors.setdefault("disqualified_reason", ["Only a disqualified lead has a reason."])
 
 
@@ -119,17 +121,18 @@ def _user(actor):
 
 # Leads ------------------------------------------------------------------------------------
 
-def new_lead(values: dict, *, source: str = "") -> Lead:
-    """An unsaved lead from cleaned values, or ValidationFailed. Without a source in `values`,
-    `source`, else what the call came through (an API call says `api`, an import `import`)."""
-    lead = Lead(**values)
+def new_lead_values(values: dict, *, source: str = "") -> dict:
+    """Cleaned values as a new lead stores them, or ValidationFailed. Without a source in
+    `values`, `source`, else what the call came through (an API call says `api`, an import
+    `import`)."""
     if "source" not in values:
-        lead.source = source or SOURCE_DEFAULTS.get(current_source(), LeadSource.OTHER)
+        values = {**values,
+                  "source": source or SOURCE_DEFAULTS.get(current_source(), LeadSource.OTHER)}
     errors: dict = {}
-    _check(lead, errors)
+    _check({"status": Lead._meta.get_field("status").get_default(), **values}, errors)
     if errors:
         raise ValidationFailed(fields=errors)
-    return lead
+    return values
 
 
 @transaction.atomic
@@ -138,7 +141,7 @@ def lead_create(*, actor, data: dict) -> Lead:
     admin). Without `source`, an API call says `api` and an import `import`; otherwise
     `other`."""
     values, tags = clean_record(lead_cleaners(actor), data, "lead")
-    lead = new_lead(values)
+    lead = Lead(**new_lead_values(values))
     assignment = None
     if lead.owner_id is None:
         lead.owner_id, assignment = assign(lead, tags or [], actor)
@@ -170,7 +173,7 @@ def lead_update(*, actor, lead_id: int, data: dict, expected_version: int | None
     if was_disqualified and lead.status != LeadStatus.DISQUALIFIED \
             and "disqualified_reason" not in values:
         lead.disqualified_reason = ""
-    _check(lead, errors)
+    _check(vars(lead), errors)
     if errors:
         raise ValidationFailed(fields=errors)
     records.update_record(lead, actor=actor, before=before, tags=tags)
@@ -199,22 +202,26 @@ def lead_restore(*, actor, lead_id: int) -> Lead:
 
 
 @transaction.atomic
-def leads_create_many(*, actor, leads: list[Lead], tags: list[list[str]]) -> None:
-    """Save new leads (an import's). Those with an owner are written together; each of the
-    others is assigned as lead_create assigns it and then saved, one after the other in the
-    given order, so every rule takes its turns and "least loaded" counts the leads just
-    assigned. Each assignment records `lead.assigned` after `lead.created`."""
-    owned = [(lead, names) for lead, names in zip(leads, tags, strict=True) if lead.owner_id]
-    if owned:
-        records.create_many([lead for lead, _ in owned], actor=actor,
-                            tags=[names for _, names in owned])
-    for lead, names in zip(leads, tags, strict=True):
-        if lead.owner_id:
+def leads_create_many(*, actor, rows: list[dict], tags: list[list[str]]) -> list[int]:
+    """Save new leads (an import's, from values checked by new_lead_values); returns their
+    ids in the order given. Those with an owner are written together (their search documents
+    are the caller's to build, as for records.create_rows); each of the others is assigned
+    as lead_create assigns it and then saved, one after the other in the given order, so
+    every rule takes its turns and "least loaded" counts the leads just assigned. Each
+    assignment records `lead.assigned` after `lead.created`."""
+    owned = [i for i, row in enumerate(rows) if row.get("owner_id")]
+    ids = dict(zip(owned, records.create_rows(
+        Lead, [rows[i] for i in owned], actor=actor, tags=[tags[i] for i in owned]), strict=True))
+    for i, (row, names) in enumerate(zip(rows, tags, strict=True)):
+        if i in ids:
             continue
+        lead = Lead(**row)
         lead.owner_id, assignment = assign(lead, names, actor)
         records.create_record(lead, actor=actor, tags=names)
         if assignment:
             record_event(type="lead.assigned", obj=lead, actor=actor, data=assignment)
+        ids[i] = lead.pk
+    return [ids[i] for i in range(len(rows))]
 
 
 @transaction.atomic

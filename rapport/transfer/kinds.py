@@ -22,7 +22,7 @@ class Kind:
     model: type
     visible: Callable               # (user) -> the records the user may see
     cleaners: Callable              # (actor) -> {field: cleaner}, as the create service uses
-    build: Callable                 # cleaned values -> unsaved record, or ValidationFailed
+    new_values: Callable            # cleaned values -> what a new record stores, or ValidationFailed
     update: Callable                # (actor, record_id, data) -> the record, through its service
     # Duplicate keys a user can match on -> the record's field holding that key.
     match_fields: dict[str, str] = field(default_factory=dict)
@@ -34,7 +34,8 @@ class Kind:
     list_fields: tuple[str, ...] = ()
     # The keys a new import matches on until the user chooses.
     default_match_on: tuple[str, ...] = ()
-    # (actor, unsaved records, their tag names) -> saves them with their events, in order.
+    # (actor, new records' values, their tag names) -> saves them with their events; their
+    # ids, in order. Their search documents are built after the import's rows.
     create_many: Callable = None
     # (actor, ids) -> trashes the records an import created (its undo), at most MAX_BULK ids.
     delete_many: Callable = None
@@ -48,8 +49,10 @@ def _update_company(actor, record_id, data):
     return contact_services.company_update(actor=actor, company_id=record_id, data=data)
 
 
-def _create_many(actor, instances, tags):
-    contact_services.records_create_many(actor=actor, instances=instances, tags=tags)
+def _creator(model) -> Callable:
+    def create_many(actor, rows, tags):
+        return contact_services.records_create_many(actor=actor, model=model, rows=rows, tags=tags)
+    return create_many
 
 
 def _deleter(object_type: str) -> Callable:
@@ -58,16 +61,16 @@ def _deleter(object_type: str) -> Callable:
     return delete_many
 
 
-def _new_lead(values):
-    return lead_services.new_lead(values, source=LeadSource.IMPORT)
+def _new_lead_values(values):
+    return lead_services.new_lead_values(values, source=LeadSource.IMPORT)
 
 
 def _update_lead(actor, record_id, data):
     return lead_services.lead_update(actor=actor, lead_id=record_id, data=data)
 
 
-def _create_leads(actor, instances, tags):
-    lead_services.leads_create_many(actor=actor, leads=instances, tags=tags)
+def _create_leads(actor, rows, tags):
+    return lead_services.leads_create_many(actor=actor, rows=rows, tags=tags)
 
 
 def _delete_leads(actor, ids):
@@ -78,23 +81,23 @@ KINDS = {
     "contact": Kind(
         object_type="contact", label="contacts", model=Contact,
         visible=lambda user: contact_selectors.contact_visible(user=user),
-        cleaners=contact_services.contact_cleaners, build=contact_services.new_contact,
+        cleaners=contact_services.contact_cleaners, new_values=contact_services.new_contact_values,
         update=_update_contact,
         match_fields={"email": "email", "phone": "phone", "external_id": "external_id"},
         key_sources={"email": ("email", "emails"), "phone": ("phone", "phones"),
                      "external_id": ("external_id",)},
         unique_key="email", list_fields=("emails", "phones"), default_match_on=("email",),
-        create_many=_create_many, delete_many=_deleter("contact"),
+        create_many=_creator(Contact), delete_many=_deleter("contact"),
     ),
     "company": Kind(
         object_type="company", label="companies", model=Company,
         visible=lambda user: contact_selectors.company_visible(user=user),
-        cleaners=contact_services.company_cleaners, build=contact_services.new_company,
+        cleaners=contact_services.company_cleaners, new_values=contact_services.new_company_values,
         update=_update_company,
         match_fields={"domain": "domain", "phone": "phone", "external_id": "external_id"},
         key_sources={"domain": ("domain",), "phone": ("phone",), "external_id": ("external_id",)},
         unique_key="domain", default_match_on=("domain",),
-        create_many=_create_many, delete_many=_deleter("company"),
+        create_many=_creator(Company), delete_many=_deleter("company"),
     ),
     # Leads have no external id: a row matches a lead by email or phone. Unlike a contact's, a
     # lead's email is not unique (the same person may come in twice before anyone qualifies
@@ -102,7 +105,7 @@ KINDS = {
     "lead": Kind(
         object_type="lead", label="leads", model=Lead,
         visible=lambda user: lead_selectors.lead_visible(user=user),
-        cleaners=lead_services.lead_cleaners, build=_new_lead, update=_update_lead,
+        cleaners=lead_services.lead_cleaners, new_values=_new_lead_values, update=_update_lead,
         match_fields={"email": "email", "phone": "phone"},
         key_sources={"email": ("email",), "phone": ("phone",)},
         default_match_on=("email",), create_many=_create_leads, delete_many=_delete_leads,

@@ -44,6 +44,9 @@ class ImportJob(models.Model):
     merged_count = models.PositiveIntegerField(default=0, help_text="Rows folded into an earlier row")
     skipped_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
+    # After the rows: search documents for the records created, through this ImportChange id.
+    indexed_count = models.PositiveIntegerField(default=0)
+    indexed_through = models.BigIntegerField(default=0)
     # The token of the job run working on this import; a batch commits only while it holds it.
     claim = models.CharField(max_length=32, blank=True)
     run_started_at = models.DateTimeField(null=True, blank=True)
@@ -71,12 +74,15 @@ class ChangeAction(models.TextChoices):
 
 
 class ImportChange(models.Model):
-    """A record an import created or updated: what undo removes or puts back."""
+    """Records an import created or updated: what undo removes or puts back. A created change
+    covers a run of consecutive ids, `object_id` through `last_object_id` (a batch's new
+    records get consecutive ids, so a million take about a thousand of these rows)."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="changes")
     # A contact import also creates the companies its rows name.
     object_type = models.CharField(max_length=16)
     object_id = models.BigIntegerField()
+    last_object_id = models.BigIntegerField(null=True, blank=True)
     action = models.CharField(max_length=8, choices=ChangeAction.choices)
     # For an update: the fields it changed, with their values before.
     before = models.JSONField(null=True, blank=True)
@@ -86,6 +92,10 @@ class ImportChange(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "object_type", "object_id"],
                                                name="import_change_once")]
+
+    @property
+    def object_ids(self) -> range:
+        return range(self.object_id, (self.last_object_id or self.object_id) + 1)
 
 
 class ImportFailure(models.Model):

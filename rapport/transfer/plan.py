@@ -7,6 +7,8 @@ A batch of rows is planned together so that matching costs one query per key, no
 import re
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from rapport.accounts.models import User
 from rapport.contacts.services import clean_record
 from rapport.core.customfields import definitions_for
@@ -45,7 +47,7 @@ class RowPlan:
     data: dict = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     company: str = ""
-    record: object = None           # the new record, or the existing one matched
+    record: object = None           # the existing record matched; a new one is `data`
     merge_into: "RowPlan | None" = None
     problems: list[dict] = field(default_factory=list)
     note: str = ""
@@ -70,6 +72,8 @@ class Settings:
     definitions: list = field(init=False)
     owners: dict = field(init=False)
     columns: dict = field(init=False)   # target -> the header(s) mapped to it, for messages
+    # A contact import's companies found or created so far: folded name -> id.
+    companies: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         cleaners = self.kind.cleaners(self.actor)
@@ -189,7 +193,7 @@ def clean_row(settings: Settings, plan: RowPlan) -> None:
                                     definitions=settings.definitions)
         if owner_id is not None:
             values["owner_id"] = owner_id
-        plan.record = settings.kind.build(values)
+        values = settings.kind.new_values(values)
     except ValidationFailed as exc:
         for name, messages in exc.fields.items():
             raw = plan.data.get(name, (plan.data.get("custom_fields") or {}).get(
@@ -205,16 +209,17 @@ def _shown(value) -> str:
 
 
 def keys_of(settings: Settings, plan: RowPlan, key: str) -> list[str]:
+    """The row's values of a duplicate key (an email: its primary and further emails)."""
     values = []
     for source in settings.kind.key_sources[key]:
-        value = getattr(plan.record, source, "")
+        value = plan.data.get(source, "")
         values.extend(v for v in (value if isinstance(value, list) else [value]) if v)
     return values
 
 
-def plan_batch(settings: Settings, source_rows, *, pending: dict | None = None) -> list[RowPlan]:
-    """Plans for a batch of SourceRows: cleaned, then matched against the database, against
-    earlier rows of this batch, and (through `pending`, key -> plan) earlier planned rows."""
+def clean_batch(settings: Settings, source_rows) -> list[RowPlan]:
+    """Plans for a batch of SourceRows, cleaned but not yet matched. Reads no database, so
+    it may run in a process of its own beside the writer (rapport.transfer.pipeline)."""
     plans = []
     for row in source_rows:
         plan = RowPlan(number=row.number, values=row.values)
@@ -225,9 +230,20 @@ def plan_batch(settings: Settings, source_rows, *, pending: dict | None = None) 
             if plan.action != Action.FAIL:
                 clean_row(settings, plan)
         plans.append(plan)
+    return plans
+
+
+def match_batch(settings: Settings, plans: list[RowPlan], *, pending: dict | None = None) -> list[RowPlan]:
+    """Cleaned plans matched against the database, against earlier rows of this batch, and
+    (through `pending`, key -> plan) earlier planned rows."""
     _match(settings, [p for p in plans if p.action != Action.FAIL],
            pending if pending is not None else {})
     return plans
+
+
+def plan_batch(settings: Settings, source_rows, *, pending: dict | None = None) -> list[RowPlan]:
+    """What the import will do with each of a batch of SourceRows (the preview shows it)."""
+    return match_batch(settings, clean_batch(settings, source_rows), pending=pending)
 
 
 def _match(settings: Settings, plans: list[RowPlan], pending: dict) -> None:
@@ -295,27 +311,35 @@ def _apply_hit(settings: Settings, plan: RowPlan, hit, key: str, created_here: s
 
 
 def _existing(settings: Settings, key: str, values: set[str]) -> dict:
-    """key value -> the visible record holding it, or "hidden" for one the user may not see."""
+    """key value -> the visible record holding it (the oldest, if several do), or "hidden"
+    when only records the user may not see hold it. One query over the key's index, and
+    the visibility of the few records found after it."""
     column = settings.kind.match_fields[key]
-    model = settings.kind.model
-    lookup = {f"{column}__in": sorted(values)}
-    visible = {}
+    holders: dict[str, list[int]] = {}
     # No ORDER BY: with one, PostgreSQL walked the primary key instead of the key's index.
-    for record in settings.kind.visible(settings.actor).filter(**lookup):
-        folded = _fold(key, getattr(record, column))
-        if folded not in visible or record.pk < visible[folded].pk:  # the oldest record wins
-            visible[folded] = record
-    found = dict(visible)
-    for value in model.objects.filter(**lookup).exclude(
-            pk__in=[r.pk for r in visible.values()]).values_list(column, flat=True):
-        found.setdefault(_fold(key, value), "hidden")
+    for pk, value in settings.kind.model.objects.filter(**{f"{column}__in": sorted(values)}) \
+            .values_list("pk", column):
+        holders.setdefault(_fold(key, value), []).append(pk)
+    if not holders:
+        return {}
+    visible = {record.pk: record for record in settings.kind.visible(settings.actor).filter(
+        pk__in=[pk for pks in holders.values() for pk in pks])}
+    found = {}
+    for folded, pks in holders.items():
+        seen = [pk for pk in sorted(pks) if pk in visible]
+        found[folded] = visible[seen[0]] if seen else "hidden"
     return found
 
 
 def _created_by_this_import(settings: Settings, existing: dict) -> set[int]:
+    """Which of the records found were created by this import, from earlier rows."""
     if settings.job_id is None:
         return set()
     ids = {r.pk for found in existing.values() for r in found.values() if r != "hidden"}
-    return set(ImportChange.objects.filter(
-        job_id=settings.job_id, object_type=settings.kind.object_type, object_id__in=ids,
-        action=ChangeAction.CREATED).values_list("object_id", flat=True)) if ids else set()
+    if not ids:
+        return set()
+    runs = ImportChange.objects.filter(
+        job_id=settings.job_id, object_type=settings.kind.object_type, action=ChangeAction.CREATED,
+        object_id__lte=max(ids)).filter(
+        Q(last_object_id__gte=min(ids)) | Q(last_object_id=None, object_id__gte=min(ids)))
+    return {pk for run in runs for pk in ids if pk in run.object_ids}
