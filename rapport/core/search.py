@@ -51,8 +51,11 @@ def index_many(objs) -> None:
 def index_new(model, ids: list[int]) -> int:
     """Search documents for the live records `ids` of `model` that have none yet (an import's,
     built after its rows); safe to repeat. Returns how many it wrote."""
-    have = set(SearchDocument.objects.filter(object_type=model.object_type, object_id__in=ids)
-               .values_list("object_id", flat=True))
+    # A range, not IN: as the table grows in an import, PostgreSQL's stale statistics chose
+    # to scan every document of the type for a list of ids (0.8 s a batch at 100,000).
+    have = set(SearchDocument.objects.filter(
+        object_type=model.object_type, object_id__range=(min(ids), max(ids)))
+        .values_list("object_id", flat=True)) if ids else set()
     missing = [pk for pk in ids if pk not in have]
     records = list(model.objects.filter(pk__in=missing)) if missing else []
     index_many(records)
