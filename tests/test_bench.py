@@ -71,3 +71,14 @@ def test_bench_events_dispatches_through_webhooks_and_rules(tmp_path):
     assert result["deliveries"] == 300 and result["rule_runs"] == 30 and result["failures"] == 0
     assert result["rapport_events_per_s"] > 0 and result["raw_events_per_s"] > 0
     assert result["targets"][0]["target"] == "events dispatched >= 1,000/s per worker"
+
+
+def test_bench_import_sets_the_import_beside_the_raw_insert_and_its_floor(tmp_path):
+    done, result = _bench(tmp_path, "import", "--rows", "1000")
+    assert "raw, with each created event" in done.stdout and "then search indexing" in done.stdout
+    assert (result["rows"], result["created"], result["failed"]) == (1000, 1000, 0)
+    for key in ("raw_rows_per_s", "raw_with_events_rows_per_s", "import_rows_per_s",
+                "indexed_rows_per_s", "whole_job_rows_per_s"):
+        assert result[key] > 0, key
+    assert result["whole_job_rows_per_s"] < result["import_rows_per_s"]
+    assert list(result["peak_memory_mb"]) == ["1,000 rows", "4,000 rows"]

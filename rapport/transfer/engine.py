@@ -351,8 +351,14 @@ def undo(job_id: int) -> ImportJob:
     return job
 
 
+def indexing(job: ImportJob) -> bool:
+    """Every row is stored; the new records' search documents are being built."""
+    return job.status == ImportStatus.RUNNING and job.total_rows is not None \
+        and job.rows_done >= job.total_rows
+
+
 def rows_per_second(job: ImportJob) -> float | None:
-    if job.status != ImportStatus.RUNNING or job.run_started_at is None:
+    if job.status != ImportStatus.RUNNING or job.run_started_at is None or indexing(job):
         return None
     elapsed = (timezone.now() - job.run_started_at).total_seconds()
     done = job.rows_done - job.run_started_rows

@@ -34,6 +34,7 @@ class ImportOut(Schema):
     merged: int
     skipped: int
     failed: int
+    indexed: int
     rows_per_second: float | None
     seconds_left: float | None
     error: str
@@ -64,6 +65,10 @@ class ImportOut(Schema):
     @staticmethod
     def resolve_failed(job):
         return job.failed_count
+
+    @staticmethod
+    def resolve_indexed(job):
+        return job.indexed_count
 
     @staticmethod
     def resolve_rows_per_second(job):

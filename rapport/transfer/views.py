@@ -150,6 +150,7 @@ def import_detail(request, job_id: int):
     context = {"job": job, "kind": kind_of(job.object_type),
                "list_page": LIST_PAGES.get(job.object_type, "contacts:list"),
                "rate": engine.rows_per_second(job), "left": engine.seconds_left(job),
+               "indexing": engine.indexing(job),
                "failures": job.failures.all()[:50],
                "percent": int(100 * job.rows_done / job.total_rows) if job.total_rows else 0,
                "active": job.status in {ImportStatus.QUEUED, ImportStatus.RUNNING,

@@ -1,0 +1,185 @@
+"""The import's fast path: rows written from cleaned values (no model instances), cleaned in
+a forked process beside the writer, undo records as runs of ids, and search documents built
+after the rows. Each must store exactly what the one-record services store."""
+
+import gc
+
+import pytest
+
+from rapport.contacts.models import Company, Contact
+from rapport.contacts.services import (
+    clean_record,
+    contact_cleaners,
+    contact_create,
+    new_contact_values,
+)
+from rapport.core import bulk, records
+from rapport.core.history import snapshot
+from rapport.core.models import Event, SearchDocument
+from rapport.core.search import matching_ids
+from rapport.transfer import engine, pipeline, plan
+from rapport.transfer.models import ChangeAction, ImportChange, ImportJob, ImportStatus
+from tests.test_imports import HUBSPOT, csv_file, hubspot_row, run_import
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _stored(contact) -> dict:
+    skip = {"id", "created_at", "updated_at"}
+    return {f.attname: getattr(contact, f.attname) for f in Contact._meta.concrete_fields
+            if f.attname not in skip}
+
+
+def test_create_rows_stores_what_create_record_stores_with_the_same_event(org):
+    data = {"first_name": "ada", "last_name": "LOVELACE", "email": "Ada@Example.com",
+            "emails": ["ada@example.com", "countess@example.com"], "phone": "+44 20 7946 0958",
+            "country": "United Kingdom", "title": "Engineer"}
+    one = contact_create(actor=org.admin, data=data)
+    one.email, one.emails = "other@example.com", ["countess2@example.com"]
+    values, _ = clean_record(contact_cleaners(org.admin), {**data, "email": "Other@example.com",
+                                                           "emails": ["countess2@example.com"]},
+                             "contact")
+    [pk] = records.create_rows(Contact, [new_contact_values(values)], actor=org.admin,
+                               tags=[["vip"]])
+
+    many = Contact.objects.get(pk=pk)
+    assert _stored(many) == _stored(one)
+    created = Event.objects.get(type="contact.created", object_id=pk)
+    assert created.data["values"] == {**snapshot(many, records.tracked_fields(many)),
+                                      "tags": ["vip"]}
+    assert sorted(created.data["values"]) == sorted(
+        Event.objects.get(type="contact.created", object_id=one.pk).data["values"])
+    assert [t.name for t in many.tags.all()] == ["vip"]
+
+
+def test_insert_values_fills_defaults_and_stores_json_and_times_as_save_does(org):
+    [pk] = bulk.insert_values(Event, [{"type": "contact.noted", "object_type": "contact",
+                                       "object_id": 1, "data": {"n": [1, "two"]}}])
+    event = Event.objects.get(pk=pk)
+    assert event.data == {"n": [1, "two"]} and event.source == "ui"
+    assert event.dispatch_attempts == 0 and event.dispatched_at is None
+    assert event.created_at is not None and event.created_at.tzinfo is not None
+
+
+def _rows(count, **overrides):
+    rows = [hubspot_row(i, **overrides) for i in range(1, count + 1)]
+    rows[3] = hubspot_row(4, Email="not-an-email")                     # fails
+    rows[7] = hubspot_row(2, **{"Record ID": "hs-8", "Phone Number": "+1 415 555 2671"})  # repeats 2
+    return rows
+
+
+def _outcome(job):
+    contacts = Contact.objects.order_by("email")
+    return ((job.status, job.created_count, job.merged_count, job.failed_count),
+            [(c.email, c.emails, c.phone, c.phones, c.company.name) for c in contacts],
+            list(job.failures.values_list("row_number", flat=True)))
+
+
+def test_rows_cleaned_in_a_second_process_import_exactly_as_in_one(org, monkeypatch):
+    serial = run_import(org.admin, csv_file(HUBSPOT, _rows(12)), batch_size=5)
+    expected = _outcome(serial)
+    assert expected[0] == (ImportStatus.DONE, 10, 1, 1)
+    Contact.all_objects.all().delete()
+    Company.all_objects.all().delete()
+    children = _count_forks(monkeypatch)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1)
+
+    parallel = run_import(org.admin, csv_file(HUBSPOT, _rows(12)), batch_size=5)
+
+    assert len(children) == 1
+    assert _outcome(parallel) == expected
+    assert gc.get_freeze_count() == 0   # the run gives the collector its objects back
+
+
+def _count_forks(monkeypatch) -> list[int]:
+    children, fork = [], pipeline.os.fork
+
+    def counted_fork():
+        pid = fork()
+        if pid:
+            children.append(pid)
+        return pid
+    monkeypatch.setattr(pipeline.os, "fork", counted_fork)
+    return children
+
+
+def test_an_error_in_the_cleaning_process_fails_the_import_and_a_new_run_resumes_it(
+        org, monkeypatch):
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1)
+    clean_batch = plan.clean_batch
+
+    def breaks_on_the_third_batch(settings, rows):
+        rows = list(rows)
+        if rows[0].number > 11:   # file rows 12 on (row 1 is the header)
+            raise RuntimeError("phone metadata unreadable")
+        return clean_batch(settings, rows)
+    monkeypatch.setattr(pipeline, "clean_batch", breaks_on_the_third_batch)
+
+    with pytest.raises(pipeline.CleaningFailed, match="phone metadata unreadable"):
+        run_import(org.admin, csv_file(HUBSPOT, _rows(14)), batch_size=5)
+    job = ImportJob.objects.get()
+    assert job.status == ImportStatus.FAILED and "phone metadata unreadable" in job.error
+    assert (job.last_row, Contact.objects.count()) == (11, 8)   # two batches committed
+
+    monkeypatch.setattr(pipeline, "clean_batch", clean_batch)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    job = engine.run(job.pk, batch_size=5)
+
+    assert (job.status, job.rows_done, job.created_count) == (ImportStatus.DONE, 14, 12)
+    assert Contact.objects.count() == 12
+    assert SearchDocument.objects.filter(object_type="contact").count() == 12
+
+
+def test_undo_records_are_runs_of_ids_and_undo_trashes_every_one(org):
+    job = run_import(org.admin, csv_file(HUBSPOT, [hubspot_row(i) for i in range(1, 24)]),
+                     batch_size=10)
+
+    runs = ImportChange.objects.filter(job=job, object_type="contact", action=ChangeAction.CREATED)
+    assert runs.count() == 3   # one a batch
+    covered = sorted(pk for run in runs for pk in run.object_ids)
+    assert covered == sorted(Contact.objects.values_list("pk", flat=True)) and len(covered) == 23
+
+    job = engine.undo(_undoing(job))
+    assert job.status == ImportStatus.UNDONE
+    assert not Contact.objects.exists() and Contact.all_objects.count() == 23
+    assert not Company.objects.exists()
+
+
+def _undoing(job):
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.UNDOING)
+    return job.pk
+
+
+def test_new_records_become_searchable_after_the_rows_and_indexing_resumes(org):
+    job = run_import(org.admin, csv_file(HUBSPOT, [hubspot_row(i) for i in range(1, 8)]),
+                     batch_size=3)
+    assert job.indexed_count == 8   # 7 contacts and the company they name
+    assert set(Contact.objects.filter(id__in=matching_ids("contact", "ada5"))
+               .values_list("first_name", flat=True)) == {"ada5"}
+
+    # A run that died while indexing: the next one goes on, and writes no document twice.
+    SearchDocument.objects.filter(object_type="contact", object_id__in=Contact.objects.filter(
+        first_name__in=["ada6", "ada7"]).values("pk")).delete()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, claim="dead",
+                                               indexed_through=0, indexed_count=0)
+    job = engine.run(job.pk, batch_size=3)
+
+    assert job.status == ImportStatus.DONE and job.indexed_count == 8
+    assert SearchDocument.objects.filter(object_type="contact").count() == 7
+    assert Contact.objects.filter(id__in=matching_ids("contact", "ada7")).count() == 1
+
+
+def test_while_indexing_the_page_says_so_and_shows_no_time_left(org, client):
+    job = run_import(org.admin, csv_file(HUBSPOT, [hubspot_row(i) for i in range(1, 4)]))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, indexed_count=2)
+    client.force_login(org.admin)
+
+    page = client.get(f"/settings/imports/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Making the new records searchable…" in page
+    assert "2 new records indexed for search so far" in page and "left" not in page
