@@ -12,6 +12,7 @@ it at most a batch or so ahead, so memory stays flat however big the file.
 
 import contextlib
 import itertools
+import logging
 import os
 import pickle
 import signal
@@ -23,12 +24,14 @@ from django.db import connections
 from rapport.transfer.plan import RowPlan, Settings, clean_batch
 from rapport.transfer.readers import open_table
 
+logger = logging.getLogger(__name__)
+
 # Below this many rows a second process is not worth its start.
 PARALLEL_FROM = 5_000
 
 
 class CleaningFailed(Exception):
-    """The cleaning process stopped on an error; its traceback is the message."""
+    """The cleaning process stopped on an error (its last line; the traceback is logged)."""
 
 
 def cleaned_batches(settings: Settings, path: str, *, filename: str, after_row: int,
@@ -63,7 +66,9 @@ def _in_child(settings, path, filename, after_row, batch_size) -> Iterator[list[
             except EOFError:
                 raise CleaningFailed("The cleaning process ended without finishing.") from None
             if kind == "error":
-                raise CleaningFailed(payload)
+                summary, details = payload
+                logger.error("Cleaning an import's rows failed in the cleaning process:\n%s", details)
+                raise CleaningFailed(summary)
             if kind == "done":
                 finished = True
                 return
@@ -94,7 +99,8 @@ def _child(write_end: int, settings, path, filename, after_row, batch_size) -> N
                 pass  # the parent stopped reading: it failed or lost its claim
             except BaseException:
                 code = 1
-                pickle.dump(("error", traceback.format_exc()), out)
+                error = traceback.format_exc()
+                pickle.dump(("error", (error.strip().splitlines()[-1], error)), out)
     except BrokenPipeError:
         pass
     finally:

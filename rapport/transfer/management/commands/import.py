@@ -118,6 +118,7 @@ class ProgressBar:
         self.stream = stream
         self.tty = getattr(sys.stderr, "isatty", lambda: False)()
         self.started = time.monotonic()
+        self.stored_at = None   # when the last row was stored; search indexing follows
         self.last_line = 0.0
 
     def update(self, job: ImportJob) -> None:
@@ -126,12 +127,17 @@ class ProgressBar:
             return
         self.last_line = now
         total = job.total_rows or 0
+        if total and job.rows_done >= total and self.stored_at is None:
+            self.stored_at = now
         share = job.rows_done / total if total else 0
-        rate = (job.rows_done - job.run_started_rows) / max(now - self.started, 1e-6)
-        left = f"  {(total - job.rows_done) / rate:,.0f} s left" if rate and total else ""
+        rate = (job.rows_done - job.run_started_rows) / max((self.stored_at or now) - self.started, 1e-6)
+        left = f"  {(total - job.rows_done) / rate:,.0f} s left" \
+            if rate and total and not self.stored_at else ""
+        indexed = f"  {job.indexed_count:,} new records indexed for search" \
+            if job.indexed_count else ""
         filled = int(share * self.WIDTH)
         line = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%}  {job.rows_done:,} of "
-                f"{total:,} rows  {rate:,.0f} rows/s{left}")
+                f"{total:,} rows  {rate:,.0f} rows/s{left}{indexed}")
         self.stream.write(f"\r{line}" if self.tty else line, ending="" if self.tty else "\n")
         self.stream.flush()
 
