@@ -2,7 +2,9 @@
 a forked process beside the writer, undo records as runs of ids, and search documents built
 after the rows. Each must store exactly what the one-record services store."""
 
+import datetime
 import gc
+import json
 
 import pytest
 
@@ -183,3 +185,14 @@ def test_while_indexing_the_page_says_so_and_shows_no_time_left(org, client):
 
     assert "Making the new records searchable…" in page
     assert "2 new records indexed for search so far" in page and "left" not in page
+
+
+@pytest.mark.parametrize("value", [{}, [], {"a": [1, 2.5, None, True]}, {"näme": "Zoë ✓"},
+                                   {1: "int keys become text"}, {"big": 2**70}, "plain"])
+def test_bulk_json_is_the_same_data_as_json_dumps_gives(value):
+    assert json.loads(bulk._as_json(value)) == json.loads(json.dumps(value))
+
+
+def test_bulk_json_refuses_what_json_dumps_refuses():
+    with pytest.raises(TypeError):
+        bulk._as_json({"when": datetime.datetime(2026, 11, 24)})

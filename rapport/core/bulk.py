@@ -12,6 +12,7 @@ import functools
 import json
 import operator
 
+import orjson
 from django.db import connection
 from django.db.models.expressions import DatabaseDefault
 
@@ -143,11 +144,30 @@ def _columns(model, vendor: str) -> list[_Column]:
     return [_Column(field, vendor) for field in model._meta.concrete_fields if not field.primary_key]
 
 
+# What json.dumps would refuse without an encoder, orjson must refuse too (then json has
+# the last word): it writes dates and dataclasses natively unless told to pass them on.
+_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _as_json(value):
+    """JSON text as json.dumps gives it (the same data; compact, UTF-8 rather than \\u
+    escapes), ten times faster: an import writes millions of these."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, option=_STRICT).decode()
+    except TypeError:  # an int dict key, a number too big for 64 bits, ...
+        return json.dumps(value)
+
+
 def _converter(field, vendor: str):
     internal = field.get_internal_type()
     if internal in _AS_IS or (internal == "DateTimeField" and vendor == "postgresql"):
         return None
     if internal == "JSONField":
         encoder = field.encoder
+        if encoder is None:
+            return _as_json
         return lambda value: None if value is None else json.dumps(value, cls=encoder)
     return lambda value: field.get_db_prep_save(value, connection)
