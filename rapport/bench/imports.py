@@ -88,17 +88,6 @@ def _actor():
         BENCH_USER, None, full_name="Bench Import")
 
 
-def _raw_rows(path: Path, owner_id: int) -> list[tuple]:
-    now = "2026-01-01 00:00:00" + ("+00:00" if connection.vendor == "postgresql" else "")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        return [(now, now, 1, "{}", "", city, "", "", "US", first, last, email.lower(), "[]",
-                 phone.replace(" ", "").replace("-", ""), "[]", title, "lead", "", "", "", "", None,
-                 owner_id, owner_id)
-                for first, last, email, phone, title, _company, city, _country, _stage in reader]
-
-
 def raw_insert(path: Path, owner_id: int, *, with_events: bool = False) -> float:
     """The engine's own rate for these rows, clean, into contacts_contact: inserted with
     executemany or COPY and committed, as a bulk load is (then deleted again, untimed).
@@ -124,10 +113,10 @@ def raw_insert(path: Path, owner_id: int, *, with_events: bool = False) -> float
     elapsed = time.perf_counter() - started
     # Plain deletes: nothing refers to these rows, and Django's would list every id.
     with transaction.atomic(), connection.cursor() as cursor:
-        for table, first, last in [(Contact._meta.db_table, ids[0], ids[-1]),
-                                   *([(Event._meta.db_table, event_ids[0], event_ids[-1])]
-                                     if event_ids else [])]:
-            cursor.execute(f"DELETE FROM {table} WHERE id BETWEEN %s AND %s", [first, last])  # noqa: S608
+        for model, span in [(Contact, ids), (Event, event_ids)]:
+            if span:
+                cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE id BETWEEN %s AND %s",  # noqa: S608
+                               [span[0], span[-1]])
     return len(rows) / elapsed
 
 
