@@ -7,7 +7,7 @@ from rapport.accounts.services import active_user_id
 from rapport.contacts.choices import CompanySize, LifecycleStage
 from rapport.contacts.models import Company, Contact
 from rapport.contacts.selectors import company_visible, contact_visible
-from rapport.core import records
+from rapport.core import records, search
 from rapport.core.cleaning import (
     choice,
     clean_fields,
@@ -216,11 +216,14 @@ def records_create_many(*, actor, model, rows: list[dict], tags: list[list[str]]
 @transaction.atomic
 def companies_create_named(*, actor, names: list[str]) -> list[int]:
     """A new company for each name (the companies an import's rows name and none matches),
-    cleaned and checked as company_create does, saved together; returns their ids."""
+    cleaned and checked as company_create does, saved together and indexed for search at
+    once (converting a lead finds its company by name through search); returns their ids."""
     cleaners = company_cleaners(actor)
     rows = [new_company_values(clean_record(cleaners, {"name": name}, "company")[0])
             for name in names]
-    return records.create_rows(Company, rows, actor=actor, tags=[[] for _ in rows])
+    ids = records.create_rows(Company, rows, actor=actor, tags=[[] for _ in rows])
+    search.index_new(Company, ids)
+    return ids
 
 
 def _visible_or_404(queryset, pk):

@@ -58,7 +58,7 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     owner, tags and `<type>.created` events, written with a few bulk statements and no model
     instances. `tags[i]` holds the tag names of `rows[i]`. Returns the new ids.
 
-    Search documents are the caller's to build (search.index_ids): an import builds them
+    Search documents are the caller's to build (search.index_new): an import builds them
     after its rows, since indexing costs more than storing a row."""
     if not rows:
         return []

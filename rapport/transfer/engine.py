@@ -11,7 +11,9 @@ matched records go through each kind's update service one by one.
 import contextlib
 import gc
 import itertools
+import logging
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable
 
@@ -37,8 +39,10 @@ from rapport.transfer.pipeline import cleaned_batches
 from rapport.transfer.plan import Action, RowPlan, Settings, match_batch
 from rapport.transfer.readers import open_table
 
+logger = logging.getLogger(__name__)
+
 BATCH = 1000
-INDEX_RUNS = 2      # of new ids (about a batch each) per search-indexing transaction
+INDEX_BATCH = 2000  # new records made searchable a transaction
 EMPTY = ("", None, [], {})
 
 
@@ -88,6 +92,7 @@ def run(job_id: int, *, batch_size: int = BATCH,
     except LostClaim:
         return ImportJob.objects.get(pk=job_id)
     except Exception as exc:
+        _index_after_failure(job)
         ImportJob.objects.filter(pk=job.pk, claim=job.claim).update(
             status=ImportStatus.FAILED, error=f"The import stopped: {exc}"[:2000],
             finished_at=timezone.now(), claim="")
@@ -98,19 +103,30 @@ def run(job_id: int, *, batch_size: int = BATCH,
     return job
 
 
+_frozen = {"runs": 0}
+_frozen_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _old_objects_frozen():
     """Python's cyclic garbage collector, triggered by a batch's many new dicts and lists,
     walks every object in the process each full collection: the hundreds of thousands Django
     and the app hold. That made reading a cleaned batch five times slower (24 µs a row, not
-    5). The objects there before the run are set aside for its length; new ones are still
-    collected. (The cleaning process, forked inside, inherits this.)"""
-    gc.collect()
-    gc.freeze()
+    5). The objects there before the first of the process's running imports are set aside
+    until the last one ends; new ones are still collected. (The cleaning process, forked
+    inside, inherits this.)"""
+    with _frozen_lock:
+        _frozen["runs"] += 1
+        if _frozen["runs"] == 1:
+            gc.collect()
+            gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        with _frozen_lock:
+            _frozen["runs"] -= 1
+            if _frozen["runs"] == 0:
+                gc.unfreeze()
 
 
 def _claim(job_id: int) -> ImportJob | None:
@@ -151,15 +167,19 @@ def _run_batch(job: ImportJob, settings: Settings, plans: list[RowPlan]) -> None
 
 def _index_created(job: ImportJob, progress) -> None:
     """Search documents for what the import created, after its rows (indexing costs more
-    than storing a row, so the rows go in first). A batch at a time, checkpointed like the
-    rows: a resumed run goes on after the last committed batch."""
+    than storing a row, so the rows go in first). About INDEX_BATCH records a transaction,
+    checkpointed like the rows: a resumed run goes on after the last committed one."""
     runs = ImportChange.objects.filter(job=job, action=ChangeAction.CREATED).order_by("pk")
-    while chunk := list(runs.filter(pk__gt=job.indexed_through)[:INDEX_RUNS]):
-        count = 0
+    while page := list(runs.filter(pk__gt=job.indexed_through)[:100]):
+        chunk, count = [], 0
+        for run in page:
+            chunk.append(run)
+            count += len(run.object_ids)
+            if count >= INDEX_BATCH:
+                break
         with transaction.atomic():
             for run in chunk:
                 search.index_new(kind_of(run.object_type).model, list(run.object_ids))
-                count += len(run.object_ids)
             if not ImportJob.objects.filter(pk=job.pk, claim=job.claim).update(
                     indexed_through=chunk[-1].pk, indexed_count=F("indexed_count") + count):
                 raise LostClaim()
@@ -167,6 +187,15 @@ def _index_created(job: ImportJob, progress) -> None:
         job.indexed_count += count
         if progress:
             progress(job)
+
+
+def _index_after_failure(job: ImportJob) -> None:
+    """A failed import is not run again, but what it stored stays: it must be findable too."""
+    try:
+        _index_created(job, None)
+    except Exception:
+        logger.exception("Building the search documents of failed import %s's records failed",
+                         job.pk)
 
 
 def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Counter:
@@ -198,13 +227,15 @@ def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
     """A later row of the same record fills what the first one left empty, and adds its
     further emails, phones and tags (a different primary one among them)."""
     record, paired = target.data, {name.removesuffix("s") for name in settings.kind.list_fields}
+    # A field the first row left out holds its default, as a later batch's row would find.
+    defaults = bulk.defaults(settings.kind.model)
     for name in paired:
         incoming = [plan.data.get(name), *plan.data.get(f"{name}s", [])]
         primary = record.get(name) or next((v for v in incoming if v), "")
         further = [v for v in [*record.get(f"{name}s", []), *incoming] if v and v != primary]
         record[name], record[f"{name}s"] = primary, list(dict.fromkeys(further))
     for name, value in plan.data.items():
-        current = record.get(name)
+        current = record.get(name, defaults.get(name))
         if name in paired or name in settings.kind.list_fields:
             continue
         if name == "custom_fields":
@@ -240,7 +271,7 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
 def _created(job, object_type: str, ids: list[int]) -> list[dict]:
     """Undo's records of new ids: one per run of consecutive ids."""
     runs = []
-    for pk in ids:
+    for pk in sorted(ids):
         if runs and runs[-1]["last_object_id"] == pk - 1:
             runs[-1]["last_object_id"] = pk
         else:
