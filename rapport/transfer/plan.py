@@ -135,30 +135,13 @@ def row_data(settings: Settings, plan: RowPlan) -> None:
             first, last = split_full_name(value)
             data.setdefault("first_name", first)
             data.setdefault("last_name", last)
-        elif target == "lifecycle_stage":
-            stage = lifecycle_stage_of(value)
-            if stage is None:
-                plan.fail(header, value, "Unknown lifecycle stage.")
+        elif target in _CHOICE_CELLS:
+            read, problem = _CHOICE_CELLS[target]
+            choice = read(value)
+            if choice is None:
+                plan.fail(header, value, problem())
             else:
-                data["lifecycle_stage"] = stage
-        elif target in {"size", "company_size"}:
-            size = company_size_of(value)
-            if size is None:
-                plan.fail(header, value, "Enter a company size such as 11-50, or a head count.")
-            else:
-                data[target] = size
-        elif target == "status":
-            status = lead_status_of(value)
-            if status is None:
-                plan.fail(header, value, f"Unknown lead status; use one of: {_labels(LeadStatus)}.")
-            else:
-                data["status"] = status
-        elif target == "source":
-            source = lead_source_of(value)
-            if source is None:
-                plan.fail(header, value, f"Unknown lead source; use one of: {_labels(LeadSource)}.")
-            else:
-                data["source"] = source
+                data[target] = choice
         elif target == "owner":
             owner = settings.owners.get(value.casefold())
             if owner is None:
@@ -183,6 +166,18 @@ def row_data(settings: Settings, plan: RowPlan) -> None:
 
 def _labels(choices) -> str:
     return ", ".join(str(label) for label in choices.labels)
+
+
+# Cells read as one of our choices (other CRMs' words too): target -> (reader, its problem).
+_CHOICE_CELLS = {
+    "lifecycle_stage": (lifecycle_stage_of, lambda: "Unknown lifecycle stage."),
+    "size": (company_size_of, lambda: "Enter a company size such as 11-50, or a head count."),
+    "status": (lead_status_of,
+               lambda: f"Unknown lead status; use one of: {_labels(LeadStatus)}."),
+    "source": (lead_source_of,
+               lambda: f"Unknown lead source; use one of: {_labels(LeadSource)}."),
+}
+_CHOICE_CELLS["company_size"] = _CHOICE_CELLS["size"]
 
 
 def clean_row(settings: Settings, plan: RowPlan) -> None:
