@@ -34,16 +34,19 @@ from rapport.core.tags import add_tags, clean_tag_names
 MAX_BULK = 1000
 
 
+_text_100 = text(100)
+
+
 def _country(value):
     """An ISO 3166 code from a code or a name ("Germany", "Deutschland", "DEU" -> "DE")."""
-    code = normalise_country(text(100)(value))
+    code = normalise_country(_text_100(value))
     if code and code not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{value} has no postal addresses; enter another country.")
     return code
 
 
 def _person_name(value):
-    return tidy_person_name(text(100)(value))
+    return tidy_person_name(_text_100(value))
 
 
 ADDRESS = {

@@ -111,8 +111,10 @@ def reference(queryset, label: str) -> Cleaner:
 
 def optional(normaliser: Callable[[str], str], max_length: int = 500) -> Cleaner:
     """Text run through a normaliser (email, phone, URL...); empty stays empty."""
+    clean_text = text(max_length)
+
     def clean(value):
-        value = text(max_length)(value)
+        value = clean_text(value)
         return normaliser(value) if value else ""
     return clean
 

@@ -7,6 +7,10 @@ import phonenumbers
 from django.conf import settings
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+# phonenumbers otherwise looks each metadata pattern up in the re module's small cache, about
+# ten times a number: keeping them compiled makes a number 3-4 µs faster (imports check a million).
+phonenumbers.enable_pattern_cache()
+
 # The everyday address (ASCII dot-atom at a host name): what email-validator accepts and how it
 # writes it, checked in a few microseconds instead of 35 (imports check a million). Anything
 # else, international addresses included, goes through email-validator itself.

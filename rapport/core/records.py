@@ -6,8 +6,6 @@ Callers run inside `transaction.atomic()`.
 """
 
 import functools
-import operator
-from collections.abc import Callable
 
 from django.db.models import F
 from django.utils import timezone
@@ -63,40 +61,35 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     if not rows:
         return []
     user_id = actor.pk if getattr(actor, "pk", None) else None
-    defaults = bulk.defaults(model)
-    names, values_of, to_convert = _snapshot_plan(model)
-    filled = []
-    for row in rows:
-        row = {**defaults, **row, "created_by_id": user_id}
-        if row.get("owner_id") is None:
-            row["owner_id"] = user_id
-        filled.append(row)
+    filled = [{**row, "created_by_id": user_id} if row.get("owner_id") is not None
+              else {**row, "created_by_id": user_id, "owner_id": user_id} for row in rows]
     ids = bulk.insert_values(model, filled)
     if tags and any(tags):
         _link_tags(model, ids, tags)
     object_type = model.object_type
-    snapshots = []
-    for i, row in enumerate(filled):
-        values = dict(zip(names, values_of(row), strict=True))
-        for name in to_convert:
-            values[name] = to_json(values[name])
-        values["tags"] = sorted(tags[i]) if tags else []
-        snapshots.append(values)
-    record_events([{"type": f"{object_type}.created", "object_type": object_type, "object_id": pk,
-                    "actor": actor, "data": {"values": values}}
-                   for pk, values in zip(ids, snapshots, strict=True)])
+    names, snapshot_columns = _snapshot_plan(model)
+    defaults = bulk.defaults(model)
+    # The snapshot a field at a time (a batch's rows share their defaults), then per row.
+    columns = []
+    for attname, as_text in snapshot_columns:
+        default = defaults[attname]
+        values = [row.get(attname, default) for row in filled]
+        columns.append([to_json(v) for v in values] if as_text else values)
+    tag_names = [sorted(row_tags) for row_tags in tags] if tags else [[]] * len(ids)
+    record_events([
+        {"type": f"{object_type}.created", "object_type": object_type, "object_id": pk,
+         "actor": actor, "data": {"values": dict(zip(names, values, strict=True), tags=row_tags)}}
+        for pk, values, row_tags in zip(ids, zip(*columns, strict=True), tag_names, strict=True)])
     return ids
 
 
 @functools.cache
-def _snapshot_plan(model) -> tuple[list[str], Callable, list[str]]:
-    """What `snapshot` holds of a new record, read from its values: the field names, a getter
-    of their values (by attname: `company_id` for `company`), and the fields whose values
-    to_json turns into text (dates, decimals)."""
+def _snapshot_plan(model) -> tuple[list[str], list[tuple[str, bool]]]:
+    """What `snapshot` holds of a new record, read from its values: the field names, and
+    for each its attname (`company_id` for `company`) and whether to_json turns its value
+    into text (dates, decimals)."""
     fields = [f for f in map(model._meta.get_field, tracked_fields(model)) if not f.many_to_many]
-    getter = operator.itemgetter(*(f.attname for f in fields))
-    return ([f.name for f in fields], (lambda row: (getter(row),)) if len(fields) == 1 else getter,
-            [f.name for f in fields if f.get_internal_type() in _AS_TEXT])
+    return [f.name for f in fields], [(f.attname, f.get_internal_type() in _AS_TEXT) for f in fields]
 
 
 _AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}

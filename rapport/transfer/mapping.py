@@ -11,6 +11,7 @@ A header can make a weaker claim than another on the same field ("Mobile" vs "Ph
 column falls back to the further emails or phones.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -460,6 +461,8 @@ def _header_parts(header: str) -> list[str]:
     return [compact for part in _PART_SEPARATOR.split(text) if (compact := _compact(part))]
 
 
+# A file says "Marketing Qualified Lead" thousands of times over: remembered, not refolded.
+@functools.lru_cache(maxsize=4096)
 def _compact(text: str) -> str:
     """Lower-case letters and digits only: "E-mail", "e_mail" and "Email" all become "email"."""
     decomposed = unicodedata.normalize("NFKD", str(text))
