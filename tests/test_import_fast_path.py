@@ -6,10 +6,12 @@ import datetime
 import gc
 import json
 import os
+import pickle
 import signal
 import time
 
 import pytest
+from django.db import connection
 
 from rapport.contacts.models import Company, Contact
 from rapport.contacts.services import (
@@ -22,6 +24,7 @@ from rapport.core import bulk, records
 from rapport.core.history import snapshot
 from rapport.core.models import Event, SearchDocument
 from rapport.core.search import matching_ids
+from rapport.core.tags import get_or_create_tags
 from rapport.transfer import engine, pipeline, plan
 from rapport.transfer.models import ChangeAction, ImportChange, ImportJob, ImportStatus
 from tests.test_imports import HUBSPOT, csv_file, hubspot_row, run_import
@@ -60,6 +63,18 @@ def test_create_rows_stores_what_create_record_stores_with_the_same_event(org):
     assert sorted(created.data["values"]) == sorted(
         Event.objects.get(type="contact.created", object_id=one.pk).data["values"])
     assert [t.name for t in many.tags.all()] == ["vip"]
+
+
+def test_a_created_event_names_the_tags_as_stored_not_as_typed(org):
+    get_or_create_tags(["VIP"])
+    values, _ = clean_record(contact_cleaners(org.admin), {"first_name": "Ada"}, "contact")
+
+    [pk] = records.create_rows(Contact, [new_contact_values(values)], actor=org.admin,
+                               tags=[["vip", "Vip", "new one"]])
+
+    created = Event.objects.get(type="contact.created", object_id=pk)
+    assert created.data["values"]["tags"] == ["VIP", "new one"]
+    assert sorted(t.name for t in Contact.objects.get(pk=pk).tags.all()) == ["VIP", "new one"]
 
 
 def test_insert_values_fills_defaults_and_stores_json_and_times_as_save_does(org):
@@ -250,6 +265,59 @@ def test_bulk_json_is_the_same_data_as_json_dumps_gives(value):
         assert bulk._as_json(value).replace(" ", "") == json.dumps(value).replace(" ", "")
 
 
+@pytest.mark.parametrize("text", ["Zoë", "😀 and 𝄞 beyond U+FFFF", "line\u2028sep \x7f del \x01",
+                                  "中文", 'quotes " and \\ slashes', "plain"])
+def test_bulk_json_escapes_text_exactly_as_json_dumps_does(text):
+    value = {text: [text, {"k": text}]}
+    assert bulk._as_json(value) == json.dumps(value, separators=(",", ":"))
+
+
 def test_bulk_json_refuses_what_json_dumps_refuses():
     with pytest.raises(TypeError):
         bulk._as_json({"when": datetime.datetime(2026, 11, 24)})
+
+
+def test_one_of_finds_what_in_finds_sending_the_values_as_one_parameter(org):
+    for i in range(3):
+        contact_create(actor=org.admin, data={"first_name": f"P{i}", "email": f"p{i}@example.com"})
+    contact_create(actor=org.admin, data={"first_name": "Q", "email": "o'brien+q@example.com"})
+    wanted = ["p0@example.com", "p2@example.com", "o'brien+q@example.com",
+              *(f"nobody{i}@example.com" for i in range(2000))]
+
+    found = Contact.objects.filter(email__one_of=wanted)
+
+    assert sorted(found.values_list("email", flat=True)) == sorted(
+        Contact.objects.filter(email__in=wanted).values_list("email", flat=True))
+    assert found.count() == 3
+    assert len(found.query.sql_with_params()[1]) == 1
+    assert not Contact.objects.filter(email__one_of=[]).exists()
+
+
+def _wal_autocheckpoint() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return cursor.fetchone()[0]
+
+
+def test_sqlite_copies_its_log_less_often_during_an_import_and_as_before_after(org, monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    usual, seen, run_batch = _wal_autocheckpoint(), [], engine._run_batch
+
+    def noting(*args):
+        seen.append(_wal_autocheckpoint())
+        return run_batch(*args)
+    monkeypatch.setattr(engine, "_run_batch", noting)
+
+    job = run_import(org.admin, csv_file(HUBSPOT, [hubspot_row(i) for i in range(1, 5)]), batch_size=2)
+
+    assert job.status == ImportStatus.DONE
+    assert seen == [engine.IMPORT_WAL_PAGES, engine.IMPORT_WAL_PAGES]
+    assert _wal_autocheckpoint() == usual
+
+
+def test_a_row_plan_travels_between_processes_whole():
+    row = plan.RowPlan(number=7, values=["a", "b"], action=plan.Action.FAIL, data={"x": 1},
+                       tags=["t"], company="Acme", problems=[{"column": "c"}], note="n")
+
+    assert pickle.loads(pickle.dumps(row)) == row  # noqa: S301 - our own bytes

@@ -6,4 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self):
-        from rapport.core import jobs  # noqa: F401 - connects the job log to Huey's signals
+        from rapport.core import (
+            jobs,  # noqa: F401 - connects the job log to Huey's signals
+            lookups,  # noqa: F401 - registers field__one_of
+        )

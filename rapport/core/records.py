@@ -64,8 +64,8 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     filled = [{**row, "created_by_id": user_id} if row.get("owner_id") is not None
               else {**row, "created_by_id": user_id, "owner_id": user_id} for row in rows]
     ids = bulk.insert_values(model, filled)
-    if tags and any(tags):
-        _link_tags(model, ids, tags)
+    # The names as stored: "vip" typed for an existing "VIP" is that tag.
+    tags = _link_tags(model, ids, tags) if tags and any(tags) else None
     object_type = model.object_type
     names, snapshot_columns = _snapshot_plan(model)
     defaults = bulk.defaults(model)
@@ -95,14 +95,18 @@ def _snapshot_plan(model) -> tuple[list[str], list[tuple[str, bool]]]:
 _AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}
 
 
-def _link_tags(model, ids: list[int], tags: list[list[str]]) -> None:
+def _link_tags(model, ids: list[int], tags: list[list[str]]) -> list[list[str]]:
+    """Tags each new record (creating the tags none has yet); returns each one's tag names
+    as the tags are named."""
     through = model.tags.through
     source = f"{model._meta.model_name}_id"
     by_slug = {t.slug: t for t in get_or_create_tags(sorted({n for ns in tags for n in ns}))}
+    linked = [list(dict.fromkeys(by_slug[slugify(name)] for name in names)) for names in tags]
     through.objects.bulk_create([
-        through(**{source: pk, "tag_id": by_slug[slugify(name)].pk})
-        for pk, names in zip(ids, tags, strict=True) for name in names
+        through(**{source: pk, "tag_id": tag.pk})
+        for pk, row_tags in zip(ids, linked, strict=True) for tag in row_tags
     ], ignore_conflicts=True)
+    return [[tag.name for tag in row_tags] for row_tags in linked]
 
 
 def update_record(instance, *, actor, before: dict, tags: list[str] | None = None):

@@ -344,7 +344,7 @@ def _existing(settings: Settings, key: str, values: set[str]) -> dict:
     column = settings.kind.match_fields[key]
     holders: dict[str, list[int]] = {}
     # No ORDER BY: with one, PostgreSQL walked the primary key instead of the key's index.
-    for pk, value in settings.kind.model.objects.filter(**{f"{column}__in": sorted(values)}) \
+    for pk, value in settings.kind.model.objects.filter(**{f"{column}__one_of": sorted(values)}) \
             .values_list("pk", column):
         holders.setdefault(_fold(key, value), []).append(pk)
     if not holders:
