@@ -19,13 +19,14 @@ from rapport.contacts.services import (
     contact_cleaners,
     contact_create,
     new_contact_values,
+    record_delete,
 )
 from rapport.core import bulk, records
 from rapport.core.history import snapshot
 from rapport.core.models import Event, SearchDocument
 from rapport.core.search import matching_ids
 from rapport.core.tags import get_or_create_tags
-from rapport.transfer import engine, pipeline, plan
+from rapport.transfer import engine, pipeline, plan, services
 from rapport.transfer.models import ChangeAction, ImportChange, ImportJob, ImportStatus
 from tests.test_imports import HUBSPOT, csv_file, hubspot_row, run_import
 
@@ -321,3 +322,21 @@ def test_a_row_plan_travels_between_processes_whole():
                        tags=["t"], company="Acme", problems=[{"column": "c"}], note="n")
 
     assert pickle.loads(pickle.dumps(row)) == row  # noqa: S301 - our own bytes
+
+
+def test_a_company_trashed_during_an_import_is_not_linked_by_later_batches(org):
+    rows = [hubspot_row(i, **{"Company Name": "Analytical Engines"}) for i in range(1, 5)]
+    upload = csv_file(HUBSPOT, rows)
+    job = services.import_create(actor=org.admin, upload=upload, object_type="contact")
+    services.import_start(actor=org.admin, job_id=job.pk, in_background=False)
+
+    def trash_the_company_after_the_first_batch(job):
+        company = Company.objects.filter(name="Analytical Engines").first()
+        if job.rows_done == 2 and company is not None:
+            record_delete(actor=org.admin, object_type="company", record_id=company.pk)
+
+    engine.run(job.pk, batch_size=2, progress=trash_the_company_after_the_first_batch)
+
+    later = Contact.objects.get(email="ada4@example.com")
+    assert later.company is not None and later.company.deleted_at is None
+    assert Company.all_objects.filter(name="Analytical Engines").count() == 2

@@ -187,6 +187,24 @@ def test_rows_repeated_in_the_file_are_merged_into_one_lead(org):
     assert Lead.objects.get(email="grace1@navy.example").title == "Admiral"
 
 
+def test_a_repeated_row_that_would_make_the_lead_invalid_fails_within_a_batch_as_across(org):
+    headers = [*SALESFORCE, "Disqualified Reason"]
+    # New (its status left empty), then disqualified with a reason: each valid alone.
+    rows = [[*salesforce_row(1, **{"Lead Status": ""}), ""],
+            [*salesforce_row(1, **{"Lead Status": "Disqualified"}), "Student"],
+            [*salesforce_row(2, **{"Lead Status": ""}), ""],
+            [*salesforce_row(2, **{"Lead Status": "Disqualified"}), "Student"]]
+
+    job = import_leads(org.admin, rows, headers=headers, batch_size=3)  # rows 1-2 together
+
+    assert (job.created_count, job.merged_count, job.failed_count) == (2, 0, 2)
+    assert set(Lead.objects.values_list("status", "disqualified_reason")) == {("new", "")}
+    together = job.failures.get(row_number=3).problems[0]   # the header is row 1
+    assert (together["column"], together["value"]) == ("Disqualified Reason", "Student")
+    assert together["reason"] == ("Together with row 2 (the same record): "
+                                  "Only a disqualified lead has a reason.")
+
+
 @pytest.mark.parametrize(("policy", "title", "phone"), [
     ("skip", "Countess", ""), ("fill", "Countess", "+14155550123"),
     ("overwrite", "Rear Admiral", "+14155550123")])

@@ -36,7 +36,7 @@ from rapport.transfer.models import (
     OnMatch,
 )
 from rapport.transfer.pipeline import cleaned_batches
-from rapport.transfer.plan import Action, RowPlan, Settings, match_batch
+from rapport.transfer.plan import Action, RowPlan, Settings, match_batch, shown
 from rapport.transfer.readers import open_table
 
 logger = logging.getLogger(__name__)
@@ -259,8 +259,11 @@ def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Co
 
 def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
     """A later row of the same record fills what the first one left empty, and adds its
-    further emails, phones and tags (a different primary one among them)."""
-    record, paired = target.data, {name.removesuffix("s") for name in settings.kind.list_fields}
+    further emails, phones and tags (a different primary one among them). If what the two
+    make together is not a valid record (a new lead with a disqualification reason), the
+    later row fails, as it would against the record in a later batch."""
+    record = dict(target.data)
+    paired = {name.removesuffix("s") for name in settings.kind.list_fields}
     # A field the first row left out holds its default, as a later batch's row would find.
     defaults = bulk.defaults(settings.kind.model)
     for name in paired:
@@ -276,6 +279,13 @@ def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
             record["custom_fields"] = {**value, **(current or {})}
         elif current in EMPTY and value not in EMPTY:
             record[name] = value
+    try:
+        target.data = settings.kind.new_values(record)
+    except ValidationFailed as exc:
+        for name, messages in exc.fields.items():
+            plan.fail(settings.column_for(name), shown(plan.data.get(name)),
+                      f"Together with row {target.number} (the same record): {' '.join(messages)}")
+        return
     target.tags = list(dict.fromkeys([*target.tags, *plan.tags]))
     target.company = target.company or plan.company
 
@@ -285,6 +295,7 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
     there is none; an import that creates one remembers it, so undo removes it too. Names
     seen in earlier batches are not looked up again."""
     found = settings.companies
+    _forget_gone_companies(settings, {p.company.casefold() for p in plans})
     names = {p.company.casefold(): p.company for p in plans if p.company.casefold() not in found}
     if names:
         for company_id, folded in company_visible(user=settings.actor).annotate(
@@ -300,6 +311,17 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
             bulk.insert_values(ImportChange, _created(job, "company", ids))
     for plan in plans:
         plan.data["company_id"] = found[plan.company.casefold()]
+
+
+def _forget_gone_companies(settings: Settings, folded_names: set[str]) -> None:
+    """A company remembered from an earlier batch that has since been trashed (or hidden
+    from the importing user) is looked up again: one query a batch."""
+    remembered = {settings.companies[n]: n for n in folded_names if n in settings.companies}
+    if remembered:
+        live = set(company_visible(user=settings.actor).filter(pk__in=list(remembered))
+                   .values_list("pk", flat=True))
+        for company_id in remembered.keys() - live:
+            del settings.companies[remembered[company_id]]
 
 
 def _created(job, object_type: str, ids: list[int]) -> list[dict]:

@@ -219,13 +219,14 @@ def clean_row(settings: Settings, plan: RowPlan) -> None:
         for name, messages in exc.fields.items():
             raw = plan.data.get(name, (plan.data.get("custom_fields") or {}).get(
                 name.removeprefix("custom_fields."), ""))
-            plan.fail(settings.column_for(name), _shown(raw), " ".join(messages))
+            plan.fail(settings.column_for(name), shown(raw), " ".join(messages))
         return
     plan.data = values
     plan.tags = tags or []
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A value as a problem report shows it."""
     return ", ".join(value) if isinstance(value, list) else str(value or "")
 
 
