@@ -13,12 +13,10 @@ stored is what `save()` would store.
 import functools
 import itertools
 import json
-import operator
 import re
 
 import orjson
 from django.db import connection
-from django.db.models.expressions import DatabaseDefault
 
 
 def allocate_ids(model, count: int) -> list[int]:
@@ -65,24 +63,6 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
                                f"VALUES ({marks})", rows)
 
 
-def insert(model, objs: list) -> list:
-    """Save new instances of `model` in one go; each gets its primary key. Returns `objs`."""
-    if not objs:
-        return objs
-    meta = model._meta
-    columns = _columns(model, connection.vendor)
-    for obj, pk in zip(objs, allocate_ids(model, len(objs)), strict=True):
-        obj.pk = pk
-    readers = [(operator.attrgetter(c.attname), c.convert, c.db_default) for c in columns]
-    insert_rows(meta.db_table, [meta.pk.column, *(c.column for c in columns)],
-                [(obj.pk, *(_sent(read(obj), convert, db_default)
-                            for read, convert, db_default in readers)) for obj in objs])
-    for obj in objs:
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    return objs
-
-
 def insert_values(model, rows: list[dict]) -> list[int]:
     """New rows of `model` given as `{attname: value}` (cleaned values, not instances: an
     import writes a million); a field a row leaves out takes its default. Returns the ids.
@@ -124,12 +104,6 @@ def _converted(convert, values: list) -> list:
 def defaults(model) -> dict:
     """`{attname: value}` a new row of `model` takes for each field it leaves out."""
     return {c.attname: c.default() for c in _columns(model, connection.vendor)}
-
-
-def _sent(value, convert, db_default):
-    if db_default is not _NONE and isinstance(value, DatabaseDefault):
-        value = db_default
-    return value if convert is None else convert(value)
 
 
 # Field types whose Python value is already what both drivers take.
