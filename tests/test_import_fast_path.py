@@ -292,6 +292,7 @@ def test_one_of_finds_what_in_finds_sending_the_values_as_one_parameter(org):
     assert found.count() == 3
     assert len(found.query.sql_with_params()[1]) == 1
     assert not Contact.objects.filter(email__one_of=[]).exists()
+    assert Contact.objects.filter(email__one_of=[None, "p1@example.com"]).count() == 1
 
 
 def _wal_autocheckpoint() -> int:
@@ -300,6 +301,7 @@ def _wal_autocheckpoint() -> int:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.django_db(transaction=True)  # as a worker runs it, outside any transaction
 def test_sqlite_copies_its_log_less_often_during_an_import_and_as_before_after(org, monkeypatch):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's write-ahead log")
@@ -340,3 +342,20 @@ def test_a_company_trashed_during_an_import_is_not_linked_by_later_batches(org):
     later = Contact.objects.get(email="ada4@example.com")
     assert later.company is not None and later.company.deleted_at is None
     assert Company.all_objects.filter(name="Analytical Engines").count() == 2
+
+
+@pytest.mark.parametrize(("on_match", "written"), [("skip", [3, 6]), ("fill", [2, 4, 6])])
+def test_an_import_that_updates_what_it_matches_writes_smaller_batches(org, monkeypatch,
+                                                                       on_match, written):
+    monkeypatch.setattr(engine, "BATCH", 3)
+    monkeypatch.setattr(engine, "UPDATE_BATCH", 2)
+    job = services.import_create(actor=org.admin, object_type="contact",
+                                 upload=csv_file(HUBSPOT, [hubspot_row(i) for i in range(1, 7)]))
+    services.import_configure(actor=org.admin, job_id=job.pk, mapping=job.mapping,
+                              match_on=["email"], on_match=on_match)
+    services.import_start(actor=org.admin, job_id=job.pk, in_background=False)
+    reports = []
+
+    engine.run(job.pk, progress=lambda job: reports.append(job.rows_done))
+
+    assert reports[:len(written)] == written

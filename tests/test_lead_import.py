@@ -195,12 +195,17 @@ def test_a_repeated_row_that_would_make_the_lead_invalid_fails_within_a_batch_as
             [*salesforce_row(2, **{"Lead Status": ""}), ""],
             [*salesforce_row(2, **{"Lead Status": "Disqualified"}), "Student"]]
 
+    previewed = preview(services.import_create(actor=org.admin, upload=leads_csv(rows, headers),
+                                               object_type="lead"))
+
     job = import_leads(org.admin, rows, headers=headers, batch_size=3)  # rows 1-2 together
 
     assert (job.created_count, job.merged_count, job.failed_count) == (2, 0, 2)
     assert set(Lead.objects.values_list("status", "disqualified_reason")) == {("new", "")}
     together = job.failures.get(row_number=3).problems[0]   # the header is row 1
     assert (together["column"], together["value"]) == ("Disqualified Reason", "Student")
+    assert previewed[1].action == "fail" and previewed[1].problems == [together]  # foretold
+
     assert together["reason"] == ("Together with row 2 (the same record): "
                                   "Only a disqualified lead has a reason.")
 

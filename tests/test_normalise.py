@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rapport.core import normalise as normalise_module
+from rapport.core.cleaning import text
 from rapport.core.normalise import normalise_domain, normalise_email, normalise_phone, normalise_url
 from rapport.core.search import fold, terms
 
@@ -115,3 +116,8 @@ def test_the_fast_path_for_plain_emails_agrees_with_email_validator(email):
             normalise_email(email)
     else:
         assert normalise_email(email) == expected
+
+
+def test_text_drops_nul_characters_which_postgresql_refuses():
+    assert text(20)("Ada\x00 Lovelace\x00") == "Ada Lovelace"
+    assert text(20, multiline=True)("line\x00\nnext") == "line\nnext"

@@ -63,9 +63,12 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
                                f"VALUES ({marks})", rows)
 
 
-def insert_values(model, rows: list[dict]) -> list[int]:
+def insert_values(model, rows: list[dict], *, defaults: dict | None = None) -> list[int]:
     """New rows of `model` given as `{attname: value}` (cleaned values, not instances: an
-    import writes a million); a field a row leaves out takes its default. Returns the ids.
+    import writes a million); a field a row leaves out takes its default, from `defaults`
+    (`bulk.defaults(model)`, when the caller needs to know them) or worked out here, once
+    for the call: a batch shares its created_at, as rows saved together would. Returns the
+    ids.
 
     The rows are read a column at a time: a column no row names is its default for all,
     and a converter runs once per distinct value object (a batch shares its timestamps and
@@ -74,12 +77,12 @@ def insert_values(model, rows: list[dict]) -> list[int]:
         return []
     meta = model._meta
     columns = _columns(model, connection.vendor)
+    defaults = defaults if defaults is not None else {c.attname: c.default() for c in columns}
     ids = allocate_ids(model, len(rows))
     named = set().union(*rows)
     cells = [ids]
     for column in columns:
-        # Defaults once per call: a batch shares its created_at, as rows saved together would.
-        default = column.default()
+        default = defaults[column.attname]
         if column.attname in named:
             values = [row.get(column.attname, default) for row in rows]
             cells.append(values if column.convert is None else _converted(column.convert, values))

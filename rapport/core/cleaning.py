@@ -43,6 +43,8 @@ def text(max_length: int, *, multiline: bool = False) -> Cleaner:
             return ""
         if not isinstance(value, str):
             raise ValueError("Enter text.")
+        if "\x00" in value:  # PostgreSQL refuses text holding NUL; nobody means to type one
+            value = value.replace("\x00", "")
         value = value.strip() if multiline else " ".join(value.split())
         if len(value) > max_length:
             raise ValueError(f"Enter at most {max_length:,} characters (it has {len(value):,}).")

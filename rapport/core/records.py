@@ -63,12 +63,13 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     user_id = actor.pk if getattr(actor, "pk", None) else None
     filled = [{**row, "created_by_id": user_id} if row.get("owner_id") is not None
               else {**row, "created_by_id": user_id, "owner_id": user_id} for row in rows]
-    ids = bulk.insert_values(model, filled)
+    # The same defaults for the rows and their events' snapshots.
+    defaults = bulk.defaults(model)
+    ids = bulk.insert_values(model, filled, defaults=defaults)
     # The names as stored: "vip" typed for an existing "VIP" is that tag.
     tags = _link_tags(model, ids, tags) if tags and any(tags) else None
     object_type = model.object_type
     names, snapshot_columns = _snapshot_plan(model)
-    defaults = bulk.defaults(model)
     # The snapshot a field at a time (a batch's rows share their defaults), then per row.
     columns = []
     for attname, as_text in snapshot_columns:

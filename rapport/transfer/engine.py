@@ -36,7 +36,7 @@ from rapport.transfer.models import (
     OnMatch,
 )
 from rapport.transfer.pipeline import cleaned_batches
-from rapport.transfer.plan import Action, RowPlan, Settings, match_batch, shown
+from rapport.transfer.plan import EMPTY, Action, RowPlan, Settings, match_batch
 from rapport.transfer.readers import open_table
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ logger = logging.getLogger(__name__)
 # a batch halved the commits' share of a row (22 µs to 11) against 1,000. It is also the
 # most rows a run that dies has to write again.
 BATCH = 5000
+# An import that updates the records it matches does so through each kind's update service,
+# a row at a time (about 4 ms a row on SQLite): its batches stay small, so SQLite's write
+# lock is never held for long (other writers wait at most the 20 s busy timeout).
+UPDATE_BATCH = 1000
 INDEX_BATCH = 2000  # new records made searchable a transaction
-EMPTY = ("", None, [], {})
 
 
 # The planner's statistics of the table an import fills are refreshed when it has grown
@@ -70,12 +73,13 @@ def settings_for(job: ImportJob) -> Settings:
                     mapping=job.mapping, match_on=job.match_on, on_match=job.on_match, job_id=job.pk)
 
 
-def run(job_id: int, *, batch_size: int = BATCH,
+def run(job_id: int, *, batch_size: int | None = None,
         progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
     """Run (or resume) an import to its end. Safe to call again after a crash."""
     job = _claim(job_id)
     if job is None:
         return ImportJob.objects.get(pk=job_id)
+    batch_size = batch_size or (BATCH if job.on_match == OnMatch.SKIP else UPDATE_BATCH)
     try:
         if job.total_rows is None:
             job.total_rows = open_table(job.file.path, filename=job.file_name).count()
@@ -111,8 +115,9 @@ def run(job_id: int, *, batch_size: int = BATCH,
 
 
 # SQLite's write-ahead log is copied into the database when it reaches this many pages
-# during an import (1,000 otherwise).
+# during an import, and otherwise (SQLite's default, which the settings keep).
 IMPORT_WAL_PAGES = 10_000
+SQLITE_WAL_PAGES = 1_000
 
 
 @contextlib.contextmanager
@@ -120,20 +125,20 @@ def _checkpoints_spaced():
     """SQLite copies its write-ahead log into the database file whenever the log passes
     1,000 pages (4 MB). An import's batches write the same index pages again and again, so
     copying ten times less often copies each of them once where it was ten times: 6 µs a
-    row less. At the end the whole log is copied, as a single bulk insert's would be."""
-    if connection.vendor != "sqlite":
+    row less. At the end the whole log is copied, as a single bulk insert's would be.
+    (Not inside an outer transaction, a dry run's: the log cannot be copied there.)"""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        usual = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA wal_autocheckpoint={IMPORT_WAL_PAGES}")
     try:
         yield
     finally:
-        # A connection too broken for this is closed, and a new one starts at 1,000 again.
+        # A connection too broken for these is closed, and a new one starts at 1,000.
         with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={usual}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES}")
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
@@ -234,9 +239,6 @@ def _index_after_failure(job: ImportJob) -> None:
 
 def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Counter:
     """Write what the plans say; returns how many rows took each action."""
-    for plan in plans:
-        if plan.action == Action.MERGE and plan.merge_into is not None:
-            _fold_into(settings, plan.merge_into, plan)
     if settings.kind.object_type == "contact":
         _link_companies(settings, job, [p for p in plans if p.company and p.action in {
             Action.CREATE, Action.UPDATE, Action.MERGE}])
@@ -255,39 +257,6 @@ def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Co
             [ImportFailure(job=job, row_number=p.number, values=p.values, problems=p.problems)
              for p in plans if p.action == Action.FAIL], ignore_conflicts=True)
     return Counter(p.action for p in plans)
-
-
-def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
-    """A later row of the same record fills what the first one left empty, and adds its
-    further emails, phones and tags (a different primary one among them). If what the two
-    make together is not a valid record (a new lead with a disqualification reason), the
-    later row fails, as it would against the record in a later batch."""
-    record = dict(target.data)
-    paired = {name.removesuffix("s") for name in settings.kind.list_fields}
-    # A field the first row left out holds its default, as a later batch's row would find.
-    defaults = bulk.defaults(settings.kind.model)
-    for name in paired:
-        incoming = [plan.data.get(name), *plan.data.get(f"{name}s", [])]
-        primary = record.get(name) or next((v for v in incoming if v), "")
-        further = [v for v in [*record.get(f"{name}s", []), *incoming] if v and v != primary]
-        record[name], record[f"{name}s"] = primary, list(dict.fromkeys(further))
-    for name, value in plan.data.items():
-        current = record.get(name, defaults.get(name))
-        if name in paired or name in settings.kind.list_fields:
-            continue
-        if name == "custom_fields":
-            record["custom_fields"] = {**value, **(current or {})}
-        elif current in EMPTY and value not in EMPTY:
-            record[name] = value
-    try:
-        target.data = settings.kind.new_values(record)
-    except ValidationFailed as exc:
-        for name, messages in exc.fields.items():
-            plan.fail(settings.column_for(name), shown(plan.data.get(name)),
-                      f"Together with row {target.number} (the same record): {' '.join(messages)}")
-        return
-    target.tags = list(dict.fromkeys([*target.tags, *plan.tags]))
-    target.company = target.company or plan.company
 
 
 def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:

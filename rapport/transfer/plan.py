@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from rapport.accounts.models import User
 from rapport.contacts.services import clean_record
+from rapport.core import bulk
 from rapport.core.customfields import definitions_for
 from rapport.core.errors import ValidationFailed
 from rapport.sales.choices import LeadSource, LeadStatus
@@ -25,6 +26,7 @@ from rapport.transfer.mapping import (
 from rapport.transfer.models import ChangeAction, ImportChange, OnMatch
 
 MULTI_TARGETS = {"emails", "phones", "tags"}
+EMPTY = ("", None, [], {})
 # Targets whose cell is the create service's input as it is.
 _PLAIN = frozenset({"first_name", "last_name", "title", "city", "street", "region", "postal_code",
                     "country", "website", "external_id", "linkedin_url", "twitter_url", "name",
@@ -293,15 +295,18 @@ def _match(settings: Settings, plans: list[RowPlan], pending: dict) -> None:
                 _apply_hit(settings, plan, hit, key, created_here)
             else:
                 # Not a key the user matches on, but creating would still duplicate it.
-                shown = f" (#{hit.pk})" if hit != "hidden" else ""
+                which = f" (#{hit.pk})" if hit != "hidden" else ""
                 plan.fail(settings.column_for(key), ", ".join(keys_of(settings, plan, key)),
-                          f"A {kind.object_type} with this {MATCH_LABELS[key]} exists{shown}; "
+                          f"A {kind.object_type} with this {MATCH_LABELS[key]} exists{which}; "
                           f"match on {MATCH_LABELS[key]} to update it.")
             break
         if plan.action == Action.CREATE:
             for key in keys:
                 for value in values[key]:
                     pending.setdefault((key, value), plan)
+    for plan in plans:
+        if plan.action == Action.MERGE and plan.merge_into is not None:
+            fold_into(settings, plan.merge_into, plan)
 
 
 def _fold(key: str, value: str) -> str:
@@ -336,6 +341,39 @@ def _apply_hit(settings: Settings, plan: RowPlan, hit, key: str, created_here: s
         plan.action = Action.SKIP
     else:
         plan.action = Action.UPDATE
+
+
+def fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
+    """A later row of the same record fills what the first one left empty, and adds its
+    further emails, phones and tags (a different primary one among them). If what the two
+    make together is not a valid record (a new lead with a disqualification reason), the
+    later row fails, as it would against the record in a later batch."""
+    record = dict(target.data)
+    paired = {name.removesuffix("s") for name in settings.kind.list_fields}
+    # A field the first row left out holds its default, as a later batch's row would find.
+    defaults = bulk.defaults(settings.kind.model)
+    for name in paired:
+        incoming = [plan.data.get(name), *plan.data.get(f"{name}s", [])]
+        primary = record.get(name) or next((v for v in incoming if v), "")
+        further = [v for v in [*record.get(f"{name}s", []), *incoming] if v and v != primary]
+        record[name], record[f"{name}s"] = primary, list(dict.fromkeys(further))
+    for name, value in plan.data.items():
+        current = record.get(name, defaults.get(name))
+        if name in paired or name in settings.kind.list_fields:
+            continue
+        if name == "custom_fields":
+            record["custom_fields"] = {**value, **(current or {})}
+        elif current in EMPTY and value not in EMPTY:
+            record[name] = value
+    try:
+        target.data = settings.kind.new_values(record)
+    except ValidationFailed as exc:
+        for name, messages in exc.fields.items():
+            plan.fail(settings.column_for(name), shown(plan.data.get(name)),
+                      f"Together with row {target.number} (the same record): {' '.join(messages)}")
+        return
+    target.tags = list(dict.fromkeys([*target.tags, *plan.tags]))
+    target.company = target.company or plan.company
 
 
 def _existing(settings: Settings, key: str, values: set[str]) -> dict:
