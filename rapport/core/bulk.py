@@ -66,7 +66,7 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
 def insert_values(model, rows: list[dict], *, defaults: dict | None = None) -> list[int]:
     """New rows of `model` given as `{attname: value}` (cleaned values, not instances: an
     import writes a million); a field a row leaves out takes its default, from `defaults`
-    (`bulk.defaults(model)`, when the caller needs to know them) or worked out here, once
+    (`new_row_defaults(model)`, when the caller needs to know them) or worked out here, once
     for the call: a batch shares its created_at, as rows saved together would. Returns the
     ids.
 
@@ -77,7 +77,7 @@ def insert_values(model, rows: list[dict], *, defaults: dict | None = None) -> l
         return []
     meta = model._meta
     columns = _columns(model, connection.vendor)
-    defaults = defaults if defaults is not None else {c.attname: c.default() for c in columns}
+    defaults = defaults if defaults is not None else new_row_defaults(model)
     ids = allocate_ids(model, len(rows))
     named = set().union(*rows)
     cells = [ids]
@@ -104,7 +104,7 @@ def _converted(convert, values: list) -> list:
     return out
 
 
-def defaults(model) -> dict:
+def new_row_defaults(model) -> dict:
     """`{attname: value}` a new row of `model` takes for each field it leaves out."""
     return {c.attname: c.default() for c in _columns(model, connection.vendor)}
 

@@ -64,7 +64,7 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     filled = [{**row, "created_by_id": user_id} if row.get("owner_id") is not None
               else {**row, "created_by_id": user_id, "owner_id": user_id} for row in rows]
     # The same defaults for the rows and their events' snapshots.
-    defaults = bulk.defaults(model)
+    defaults = bulk.new_row_defaults(model)
     ids = bulk.insert_values(model, filled, defaults=defaults)
     # The names as stored: "vip" typed for an existing "VIP" is that tag.
     tags = _link_tags(model, ids, tags) if tags and any(tags) else None

@@ -264,8 +264,9 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
     there is none; an import that creates one remembers it, so undo removes it too. Names
     seen in earlier batches are not looked up again."""
     found = settings.companies
-    _forget_gone_companies(settings, {p.company.casefold() for p in plans})
-    names = {p.company.casefold(): p.company for p in plans if p.company.casefold() not in found}
+    named = {p.company.casefold(): p.company for p in plans}
+    _forget_gone_companies(settings, named.keys())
+    names = {folded: name for folded, name in named.items() if folded not in found}
     if names:
         for company_id, folded in company_visible(user=settings.actor).annotate(
                 folded=Lower("name")).filter(folded__in=list(names)).order_by("pk").values_list(
@@ -282,7 +283,7 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
         plan.data["company_id"] = found[plan.company.casefold()]
 
 
-def _forget_gone_companies(settings: Settings, folded_names: set[str]) -> None:
+def _forget_gone_companies(settings: Settings, folded_names) -> None:
     """A company remembered from an earlier batch that has since been trashed (or hidden
     from the importing user) is looked up again: one query a batch."""
     remembered = {settings.companies[n]: n for n in folded_names if n in settings.companies}

@@ -25,7 +25,6 @@ from rapport.transfer.mapping import (
 )
 from rapport.transfer.models import ChangeAction, ImportChange, OnMatch
 
-MULTI_TARGETS = {"emails", "phones", "tags"}
 EMPTY = ("", None, [], {})
 # Targets whose cell is the create service's input as it is.
 _PLAIN = frozenset({"first_name", "last_name", "title", "city", "street", "region", "postal_code",
@@ -257,21 +256,21 @@ def clean_batch(settings: Settings, source_rows) -> list[RowPlan]:
     return plans
 
 
-def match_batch(settings: Settings, plans: list[RowPlan], *, pending: dict | None = None) -> list[RowPlan]:
-    """Cleaned plans matched against the database, against earlier rows of this batch, and
-    (through `pending`, key -> plan) earlier planned rows."""
-    _match(settings, [p for p in plans if p.action != Action.FAIL],
-           pending if pending is not None else {})
+def match_batch(settings: Settings, plans: list[RowPlan]) -> list[RowPlan]:
+    """Cleaned plans matched against the database and against earlier rows of the batch;
+    a row repeating an earlier one is folded into it."""
+    _match(settings, [p for p in plans if p.action != Action.FAIL])
     return plans
 
 
-def plan_batch(settings: Settings, source_rows, *, pending: dict | None = None) -> list[RowPlan]:
+def plan_batch(settings: Settings, source_rows) -> list[RowPlan]:
     """What the import will do with each of a batch of SourceRows (the preview shows it)."""
-    return match_batch(settings, clean_batch(settings, source_rows), pending=pending)
+    return match_batch(settings, clean_batch(settings, source_rows))
 
 
-def _match(settings: Settings, plans: list[RowPlan], pending: dict) -> None:
+def _match(settings: Settings, plans: list[RowPlan]) -> None:
     kind = settings.kind
+    pending: dict = {}  # (key, folded value) -> the plan creating it
     keys = list(settings.match_on)
     if kind.unique_key and kind.unique_key not in keys:
         keys.append(kind.unique_key)
@@ -306,7 +305,7 @@ def _match(settings: Settings, plans: list[RowPlan], pending: dict) -> None:
                     pending.setdefault((key, value), plan)
     for plan in plans:
         if plan.action == Action.MERGE and plan.merge_into is not None:
-            fold_into(settings, plan.merge_into, plan)
+            _fold_into(settings, plan.merge_into, plan)
 
 
 def _fold(key: str, value: str) -> str:
@@ -343,7 +342,7 @@ def _apply_hit(settings: Settings, plan: RowPlan, hit, key: str, created_here: s
         plan.action = Action.UPDATE
 
 
-def fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
+def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
     """A later row of the same record fills what the first one left empty, and adds its
     further emails, phones and tags (a different primary one among them). If what the two
     make together is not a valid record (a new lead with a disqualification reason), the
@@ -351,7 +350,7 @@ def fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
     record = dict(target.data)
     paired = {name.removesuffix("s") for name in settings.kind.list_fields}
     # A field the first row left out holds its default, as a later batch's row would find.
-    defaults = bulk.defaults(settings.kind.model)
+    defaults = bulk.new_row_defaults(settings.kind.model)
     for name in paired:
         incoming = [plan.data.get(name), *plan.data.get(f"{name}s", [])]
         primary = record.get(name) or next((v for v in incoming if v), "")
