@@ -370,6 +370,7 @@ def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
         for name, messages in exc.fields.items():
             plan.fail(settings.column_for(name), shown(plan.data.get(name)),
                       f"Together with row {target.number} (the same record): {' '.join(messages)}")
+        plan.note, plan.merge_into = "", None  # not merged after all
         return
     target.tags = list(dict.fromkeys([*target.tags, *plan.tags]))
     target.company = target.company or plan.company
