@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from rapport.bench import imports
+from rapport.contacts.models import Company, Contact
+
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = ["wsgi", "hello", "detail", "list_first", "list_deep", "list_filtered", "search"]
 
@@ -82,3 +87,22 @@ def test_bench_import_sets_the_import_beside_the_raw_insert_and_its_floor(tmp_pa
         assert result[key] > 0, key
     assert result["whole_job_rows_per_s"] < result["import_rows_per_s"]
     assert list(result["peak_memory_mb"]) == ["1,000 rows", "4,000 rows"]
+
+
+@pytest.mark.django_db
+def test_bench_import_raw_inserts_the_rows_the_import_stores(tmp_path):
+    """The raw rate is the engine's for the same rows: the same values in every column."""
+    path = tmp_path / "contacts.csv"
+    imports.write_csv(path, 60)
+    actor = imports._actor()
+    raw = imports._raw_rows(path, actor.pk, imports.create_companies(actor))
+    job = imports.import_file(path, actor)["job"]
+    assert job.created_count == 60
+
+    compared = [i for i, name in enumerate(imports.RAW_COLUMNS)
+                if name not in {"created_at", "updated_at", "custom_fields", "emails", "phones"}]
+    stored = Contact.objects.order_by("pk").values_list(
+        *[imports.RAW_COLUMNS[i] for i in compared])
+    assert [tuple(row[i] for i in compared) for row in raw] == list(stored)
+    assert {row[imports.RAW_COLUMNS.index("company_id")] for row in raw} <= set(
+        Company.objects.values_list("pk", flat=True))

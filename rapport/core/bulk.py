@@ -68,28 +68,46 @@ def insert_values(model, rows: list[dict], *, defaults: dict | None = None) -> l
     import writes a million); a field a row leaves out takes its default, from `defaults`
     (`new_row_defaults(model)`, when the caller needs to know them) or worked out here, once
     for the call: a batch shares its created_at, as rows saved together would. Returns the
-    ids.
-
-    The rows are read a column at a time: a column no row names is its default for all,
-    and a converter runs once per distinct value object (a batch shares its timestamps and
-    empty defaults) in a loop of its own."""
+    ids."""
     if not rows:
         return []
-    meta = model._meta
-    columns = _columns(model, connection.vendor)
     defaults = defaults if defaults is not None else new_row_defaults(model)
-    ids = allocate_ids(model, len(rows))
+    return insert_columns(model, len(rows), columns_of(rows, defaults), defaults=defaults)
+
+
+def columns_of(rows: list[dict], defaults: dict) -> dict[str, list]:
+    """`{attname: [each row's value]}` for the columns any of `rows` names (the others are
+    their default for all of them)."""
     named = set().union(*rows)
+    return {name: [row.get(name, default) for row in rows]
+            for name, default in defaults.items() if name in named}
+
+
+def insert_columns(model, count: int, columns: dict[str, list], *,
+                   defaults: dict | None = None) -> list[int]:
+    """`count` new rows of `model` given a column at a time, `{attname: [each row's value]}`:
+    a column left out holds its value in `defaults` (`new_row_defaults(model)`, with any
+    value every row shares) for every row. Returns the ids.
+
+    A converter runs once per distinct value object (a batch shares its timestamps and
+    empty defaults), in a loop of its own; reading rows a column at a time is what makes
+    that, and a shared value sent once, possible."""
+    if not count:
+        return []
+    meta = model._meta
+    fields = _columns(model, connection.vendor)
+    defaults = defaults if defaults is not None else new_row_defaults(model)
+    ids = allocate_ids(model, count)
     cells = [ids]
-    for column in columns:
-        default = defaults[column.attname]
-        if column.attname in named:
-            values = [row.get(column.attname, default) for row in rows]
+    for column in fields:
+        values = columns.get(column.attname)
+        if values is not None:
             cells.append(values if column.convert is None else _converted(column.convert, values))
         else:
+            default = defaults[column.attname]
             cells.append(itertools.repeat(default if column.convert is None else column.convert(default)))
     # (zip stops at the ids: a column every row leaves out repeats its one value.)
-    insert_rows(meta.db_table, [meta.pk.column, *(c.column for c in columns)],
+    insert_rows(meta.db_table, [meta.pk.column, *(c.column for c in fields)],
                 list(zip(*cells, strict=False)))
     return ids
 

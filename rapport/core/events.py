@@ -27,7 +27,7 @@ def record_event(*, type: str, obj=None, actor=None, data: dict | None = None,
 
 
 def record_events(events: list[dict]) -> list[int]:
-    """Several events in one INSERT, for bulk work (an import's batch, sent emails); each
+    """Several events in one INSERT, for bulk work (a campaign's sent emails); each
     dict holds record_event's keyword arguments, with object_type and object_id given.
     Returns the events' ids."""
     source = current_source()
@@ -36,6 +36,21 @@ def record_events(events: list[dict]) -> list[int]:
          "actor_id": getattr(e.get("actor"), "pk", None), "source": source,
          "data": _with_cause(e.get("data"))}
         for e in events])
+    if ids:
+        request_dispatch()
+    return ids
+
+
+def record_events_of(type: str, object_type: str, object_ids: list[int], *, actor,
+                     data: list[dict]) -> list[int]:
+    """One kind of event for many records (an import's batch of `contact.created`), `data[i]`
+    for `object_ids[i]`: what they share is written once. Returns the events' ids."""
+    cause = current_cause()
+    if cause:
+        data = [{**d, "caused_by": cause} for d in data]
+    ids = bulk.insert_columns(Event, len(object_ids), {"object_id": object_ids, "data": data}, defaults={
+        **bulk.new_row_defaults(Event), "type": type, "object_type": object_type,
+        "actor_id": getattr(actor, "pk", None), "source": current_source()})
     if ids:
         request_dispatch()
     return ids

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from rapport.core import bulk, search
 from rapport.core.errors import NotFound, VersionConflict
-from rapport.core.events import record_event, record_events
+from rapport.core.events import record_event, record_events_of
 from rapport.core.history import changes_between, snapshot, to_json
 from rapport.core.tags import get_or_create_tags, set_tags
 
@@ -60,27 +60,30 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     after its rows, since indexing costs more than storing a row."""
     if not rows:
         return []
+    count = len(rows)
     user_id = actor.pk if getattr(actor, "pk", None) else None
-    filled = [{**row, "created_by_id": user_id} if row.get("owner_id") is not None
-              else {**row, "created_by_id": user_id, "owner_id": user_id} for row in rows]
-    # The same defaults for the rows and their events' snapshots.
-    defaults = bulk.new_row_defaults(model)
-    ids = bulk.insert_values(model, filled, defaults=defaults)
+    # The values a column at a time, read once for the rows and their events' snapshots;
+    # what every row shares (its creator, the batch's timestamps, a default) is one value.
+    defaults = {**bulk.new_row_defaults(model), "created_by_id": user_id, "owner_id": user_id}
+    columns = bulk.columns_of(rows, defaults)
+    columns.pop("created_by_id", None)
+    if "owner_id" in columns:
+        columns["owner_id"] = [user_id if owner is None else owner for owner in columns["owner_id"]]
+    ids = bulk.insert_columns(model, count, columns, defaults=defaults)
     # The names as stored: "vip" typed for an existing "VIP" is that tag.
     tags = _link_tags(model, ids, tags) if tags and any(tags) else None
-    object_type = model.object_type
     names, snapshot_columns = _snapshot_plan(model)
-    # The snapshot a field at a time (a batch's rows share their defaults), then per row.
-    columns = []
+    values = []
     for attname, as_text in snapshot_columns:
-        default = defaults[attname]
-        values = [row.get(attname, default) for row in filled]
-        columns.append([to_json(v) for v in values] if as_text else values)
-    tag_names = [sorted(row_tags) for row_tags in tags] if tags else [[]] * len(ids)
-    record_events([
-        {"type": f"{object_type}.created", "object_type": object_type, "object_id": pk,
-         "actor": actor, "data": {"values": dict(zip(names, values, strict=True), tags=row_tags)}}
-        for pk, values, row_tags in zip(ids, zip(*columns, strict=True), tag_names, strict=True)])
+        column = columns.get(attname)
+        if column is None:
+            values.append([to_json(defaults[attname]) if as_text else defaults[attname]] * count)
+        else:
+            values.append([to_json(v) for v in column] if as_text else column)
+    tag_names = [sorted(row_tags) for row_tags in tags] if tags else [[]] * count
+    record_events_of(f"{model.object_type}.created", model.object_type, ids, actor=actor, data=[
+        {"values": dict(zip(names, row_values, strict=True), tags=row_tags)}
+        for row_values, row_tags in zip(zip(*values, strict=True), tag_names, strict=True)])
     return ids
 
 
