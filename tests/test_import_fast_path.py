@@ -16,16 +16,18 @@ from django.db import connection
 from rapport.contacts.models import Company, Contact
 from rapport.contacts.services import (
     clean_record,
+    company_create,
     contact_cleaners,
     contact_create,
     new_contact_values,
     record_delete,
 )
 from rapport.core import bulk, records
-from rapport.core.services import custom_field_create
+from rapport.core.context import caused_by
 from rapport.core.history import snapshot
 from rapport.core.models import Event, SearchDocument
 from rapport.core.search import matching_ids
+from rapport.core.services import custom_field_create
 from rapport.core.tags import get_or_create_tags
 from rapport.transfer import engine, pipeline, plan, services
 from rapport.transfer.models import ChangeAction, ImportChange, ImportJob, ImportStatus
@@ -65,6 +67,38 @@ def test_create_rows_stores_what_create_record_stores_with_the_same_event(org):
     assert sorted(created.data["values"]) == sorted(
         Event.objects.get(type="contact.created", object_id=one.pk).data["values"])
     assert [t.name for t in many.tags.all()] == ["vip"]
+
+
+def test_a_snapshot_worked_out_ahead_makes_the_same_event_as_one_worked_out_when_written(org):
+    acme = company_create(actor=org.admin, data={"name": "Acme"})
+    values, _ = clean_record(contact_cleaners(org.admin), {
+        "first_name": "Zoë", "last_name": "Ørsted", "email": "zoe@example.com",
+        "emails": ["zoë@example.com"], "title": "Chef 😀"}, "contact")
+    row = {**new_contact_values(values), "company_id": acme.pk}
+    ahead = records.created_snapshot(Contact, new_contact_values(values), owner_id=org.admin.pk)
+
+    [first, second] = records.create_rows(Contact, [row, dict(row, email="zoe2@example.com")],
+                                          actor=org.admin, tags=[["vip"], ["vip"]],
+                                          snapshots=[ahead, None])
+
+    for pk in (first, second):
+        contact = Contact.objects.get(pk=pk)
+        event = Event.objects.get(type="contact.created", object_id=pk)
+        assert event.data == {"values": {**snapshot(contact, records.tracked_fields(contact)),
+                                         "tags": ["vip"]}}
+        assert event.data["values"]["company"] == acme.pk
+    if connection.vendor == "sqlite":  # stored as save() stores JSON: escaped, found alike
+        assert Event.objects.filter(data__values__first_name="Zoë").count() == 2
+
+
+def test_bulk_created_events_carry_the_rule_that_caused_them(org):
+    values, _ = clean_record(contact_cleaners(org.admin), {"first_name": "Ada"}, "contact")
+
+    with caused_by(rule=7):
+        [pk] = records.create_rows(Contact, [new_contact_values(values)], actor=org.admin)
+
+    data = Event.objects.get(type="contact.created", object_id=pk).data
+    assert data["caused_by"] == {"rule": 7} and data["values"]["first_name"] == "Ada"
 
 
 def test_a_created_event_names_the_tags_as_stored_not_as_typed(org):
@@ -377,3 +411,16 @@ def test_an_import_that_updates_what_it_matches_writes_smaller_batches(org, monk
     engine.run(job.pk, progress=lambda job: reports.append(job.rows_done))
 
     assert reports[:len(written)] == written
+
+
+def test_a_row_folded_into_an_earlier_one_is_in_the_new_records_created_event(org):
+    rows = [hubspot_row(1, **{"Job Title": "", "Company Name": "Analytical Engines"}),
+            hubspot_row(1, **{"Job Title": "Countess", "Phone Number": "+44 20 7946 0959"})]
+
+    job = run_import(org.admin, csv_file(HUBSPOT, rows))
+
+    assert (job.created_count, job.merged_count) == (1, 1)
+    contact = Contact.objects.get(email="ada1@example.com")
+    event = Event.objects.get(type="contact.created", object_id=contact.pk)
+    assert event.data["values"] == {**snapshot(contact, records.tracked_fields(contact)), "tags": []}
+    assert event.data["values"]["title"] == "Countess" and event.data["values"]["company"]

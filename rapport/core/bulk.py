@@ -84,10 +84,11 @@ def columns_of(rows: list[dict], defaults: dict) -> dict[str, list]:
 
 
 def insert_columns(model, count: int, columns: dict[str, list], *,
-                   defaults: dict | None = None) -> list[int]:
+                   defaults: dict | None = None, encoded=()) -> list[int]:
     """`count` new rows of `model` given a column at a time, `{attname: [each row's value]}`:
     a column left out holds its value in `defaults` (`new_row_defaults(model)`, with any
-    value every row shares) for every row. Returns the ids.
+    value every row shares) for every row; the columns named in `encoded` are given as the
+    database takes them (JSON text from json_text). Returns the ids.
 
     A converter runs once per distinct value object (a batch shares its timestamps and
     empty defaults), in a loop of its own; reading rows a column at a time is what makes
@@ -102,7 +103,8 @@ def insert_columns(model, count: int, columns: dict[str, list], *,
     for column in fields:
         values = columns.get(column.attname)
         if values is not None:
-            cells.append(values if column.convert is None else _converted(column.convert, values))
+            cells.append(values if column.convert is None or column.attname in encoded
+                         else _converted(column.convert, values))
         else:
             default = defaults[column.attname]
             cells.append(itertools.repeat(default if column.convert is None else column.convert(default)))
@@ -156,6 +158,11 @@ def _columns(model, vendor: str) -> list[_Column]:
 # the last word): it writes dates and dataclasses natively unless told to pass them on.
 _STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
     | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def json_text(value) -> str:
+    """`value` as text for a JSON column of this database, as save() would write it."""
+    return _as_json(value, escaped=connection.vendor == "sqlite")
 
 
 def _as_json(value, *, escaped: bool = True):

@@ -51,10 +51,13 @@ def create_record(instance, *, actor, tags: list[str] | None = None):
     return instance
 
 
-def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None = None) -> list[int]:
+def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None = None,
+                snapshots: list[str | None] | None = None) -> list[int]:
     """create_record for a batch of cleaned values (an import's rows): the same defaults,
     owner, tags and `<type>.created` events, written with a few bulk statements and no model
-    instances. `tags[i]` holds the tag names of `rows[i]`. Returns the new ids.
+    instances. `tags[i]` holds the tag names of `rows[i]`; `snapshots[i]`, where given, is
+    its created_snapshot, worked out ahead (an import's cleaning process does it beside the
+    writer). Returns the new ids.
 
     Search documents are the caller's to build (search.index_new): an import builds them
     after its rows, since indexing costs more than storing a row."""
@@ -62,8 +65,8 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
         return []
     count = len(rows)
     user_id = actor.pk if getattr(actor, "pk", None) else None
-    # The values a column at a time, read once for the rows and their events' snapshots;
-    # what every row shares (its creator, the batch's timestamps, a default) is one value.
+    # The values a column at a time; what every row shares (its creator, the batch's
+    # timestamps, a default) is one value.
     defaults = {**bulk.new_row_defaults(model), "created_by_id": user_id, "owner_id": user_id}
     columns = bulk.columns_of(rows, defaults)
     columns.pop("created_by_id", None)
@@ -72,28 +75,43 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     ids = bulk.insert_columns(model, count, columns, defaults=defaults)
     # The names as stored: "vip" typed for an existing "VIP" is that tag.
     tags = _link_tags(model, ids, tags) if tags and any(tags) else None
-    names, snapshot_columns = _snapshot_plan(model)
-    values = []
-    for attname, as_text in snapshot_columns:
-        column = columns.get(attname)
-        if column is None:
-            values.append([to_json(defaults[attname]) if as_text else defaults[attname]] * count)
-        else:
-            values.append([to_json(v) for v in column] if as_text else column)
-    tag_names = [sorted(row_tags) for row_tags in tags] if tags else [[]] * count
-    record_events_of(f"{model.object_type}.created", model.object_type, ids, actor=actor, data=[
-        {"values": dict(zip(names, row_values, strict=True), tags=row_tags)}
-        for row_values, row_tags in zip(zip(*values, strict=True), tag_names, strict=True)])
+    _, links = _snapshot_plan(model)
+    # Each event's data: the snapshot (worked out ahead, or here), then the record's links to
+    # other records and its tags.
+    end = "".join(f'"{name}":{{}},' for name, _ in links) + '"tags":{}}}}}'
+    owners = columns.get("owner_id") or [user_id] * count
+    linked = [columns.get(attname) or [defaults[attname]] * count for _, attname in links]
+    data = [(ahead or created_snapshot(model, row, owner_id=owner_id)) + end.format(
+                *("null" if pk is None else pk for pk in pks),
+                bulk.json_text(sorted(names)) if names else "[]")
+            for row, ahead, owner_id, names, *pks in zip(
+                rows, snapshots or [None] * count, owners, tags or [None] * count, *linked, strict=True)]
+    record_events_of(f"{model.object_type}.created", model.object_type, ids, actor=actor, data=data)
     return ids
 
 
+def created_snapshot(model, values: dict, *, owner_id) -> str:
+    """The start of a new record's `<type>.created` event data, as its JSON column stores it:
+    what `snapshot` holds of the record with these cleaned values, but for its links to other
+    records and its tags, which create_rows adds after them (an import finds a row's company
+    in the writer, after its cleaning process has worked this out)."""
+    fields, _ = _snapshot_plan(model)
+    values = {name: owner_id if attname == "owner_id" else
+              to_json(values.get(attname, default)) if as_text else values.get(attname, default)
+              for name, attname, as_text, default in fields}
+    return '{"values":' + bulk.json_text(values)[:-1] + ("," if values else "")
+
+
 @functools.cache
-def _snapshot_plan(model) -> tuple[list[str], list[tuple[str, bool]]]:
-    """What `snapshot` holds of a new record, read from its values: the field names, and
-    for each its attname (`company_id` for `company`) and whether to_json turns its value
-    into text (dates, decimals)."""
+def _snapshot_plan(model) -> tuple[list[tuple], list[tuple[str, str]]]:
+    """What `snapshot` holds of a new record, read from its values: for each field, its name,
+    its attname (`company_id` for `company`), whether to_json turns its value into text
+    (dates, decimals) and its default; apart, its links to other records but its owner."""
     fields = [f for f in map(model._meta.get_field, tracked_fields(model)) if not f.many_to_many]
-    return [f.name for f in fields], [(f.attname, f.get_internal_type() in _AS_TEXT) for f in fields]
+    defaults = bulk.new_row_defaults(model)
+    own = [(f.name, f.attname, f.get_internal_type() in _AS_TEXT, defaults[f.attname])
+           for f in fields if not f.many_to_one or f.name == "owner"]
+    return own, [(f.name, f.attname) for f in fields if f.many_to_one and f.name != "owner"]
 
 
 _AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}

@@ -243,8 +243,8 @@ def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Co
         _link_companies(settings, job, [p for p in plans if p.company and p.action in {
             Action.CREATE, Action.UPDATE, Action.MERGE}])
     creates = [p for p in plans if p.action == Action.CREATE]
-    ids = settings.kind.create_many(settings.actor, [p.data for p in creates],
-                                    [p.tags for p in creates]) if creates else []
+    ids = settings.kind.create_many(settings.actor, [p.data for p in creates], [p.tags for p in creates],
+                                    [p.snapshot for p in creates]) if creates else []
     changes = _created(job, settings.kind.object_type, ids)
     for plan in plans:
         if plan.action in {Action.UPDATE, Action.MERGE} and plan.merge_into is None:

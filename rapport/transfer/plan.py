@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from rapport.accounts.models import User
 from rapport.contacts.services import clean_record
-from rapport.core import bulk
+from rapport.core import bulk, records
 from rapport.core.customfields import definitions_for
 from rapport.core.errors import ValidationFailed
 from rapport.sales.choices import LeadSource, LeadStatus
@@ -56,6 +56,9 @@ class RowPlan:
     merge_into: "RowPlan | None" = None
     problems: list[dict] = field(default_factory=list)
     note: str = ""
+    # A new record's created event snapshot, worked out with its values (where the kind
+    # takes it ahead): the cleaning process has the time, the writer has not.
+    snapshot: str | None = None
 
     def fail(self, column: str, value: str, reason: str) -> None:
         self.problems.append({"column": column, "value": value, "reason": reason})
@@ -85,11 +88,13 @@ class Settings:
     cells: list = field(init=False)     # (position, header, target) of each mapped column
     definitions: list = field(init=False)
     owners: dict = field(init=False)
+    actor_id: int | None = field(init=False)
     columns: dict = field(init=False)   # target -> the header(s) mapped to it, for messages
     # A contact import's companies found or created so far: folded name -> id.
     companies: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
+        self.actor_id = getattr(self.actor, "pk", None)
         cleaners = self.kind.cleaners(self.actor)
         # Owner and company are resolved per batch (by email and by name), not per row by id.
         self.cleaners = {k: v for k, v in cleaners.items() if k not in {"owner_id", "company_id"}}
@@ -224,6 +229,10 @@ def clean_row(settings: Settings, plan: RowPlan) -> None:
         return
     plan.data = values
     plan.tags = tags or []
+    if settings.kind.snapshots_ahead:
+        owner_id = values.get("owner_id")
+        plan.snapshot = records.created_snapshot(
+            settings.kind.model, values, owner_id=settings.actor_id if owner_id is None else owner_id)
 
 
 def shown(value) -> str:
@@ -365,7 +374,7 @@ def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
         elif current in EMPTY and value not in EMPTY:
             record[name] = value
     try:
-        target.data = settings.kind.new_values(record)
+        target.data, target.snapshot = settings.kind.new_values(record), None
     except ValidationFailed as exc:
         for name, messages in exc.fields.items():
             plan.fail(settings.column_for(name), shown(plan.data.get(name)),
