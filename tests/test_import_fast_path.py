@@ -69,17 +69,17 @@ def test_create_rows_stores_what_create_record_stores_with_the_same_event(org):
     assert [t.name for t in many.tags.all()] == ["vip"]
 
 
-def test_a_snapshot_worked_out_ahead_makes_the_same_event_as_one_worked_out_when_written(org):
+def test_an_event_head_worked_out_ahead_makes_the_same_event_as_one_worked_out_when_written(org):
     acme = company_create(actor=org.admin, data={"name": "Acme"})
     values, _ = clean_record(contact_cleaners(org.admin), {
         "first_name": "Zoë", "last_name": "Ørsted", "email": "zoe@example.com",
         "emails": ["zoë@example.com"], "title": "Chef 😀"}, "contact")
     row = {**new_contact_values(values), "company_id": acme.pk}
-    ahead = records.created_snapshot(Contact, new_contact_values(values), owner_id=org.admin.pk)
+    ahead = records.created_event_head(Contact, new_contact_values(values), owner_id=org.admin.pk)
 
     [first, second] = records.create_rows(Contact, [row, dict(row, email="zoe2@example.com")],
                                           actor=org.admin, tags=[["vip"], ["vip"]],
-                                          snapshots=[ahead, None])
+                                          event_heads=[ahead, None])
 
     for pk in (first, second):
         contact = Contact.objects.get(pk=pk)
@@ -424,3 +424,16 @@ def test_a_row_folded_into_an_earlier_one_is_in_the_new_records_created_event(or
     event = Event.objects.get(type="contact.created", object_id=contact.pk)
     assert event.data["values"] == {**snapshot(contact, records.tracked_fields(contact)), "tags": []}
     assert event.data["values"]["title"] == "Countess" and event.data["values"]["company"]
+
+
+def test_companies_with_letters_the_database_folds_differently_are_found_not_doubled(org):
+    weiss = company_create(actor=org.admin, data={"name": "Weiß GmbH"})
+    aerzte = company_create(actor=org.admin, data={"name": "Ärzte AG"})
+    rows = [hubspot_row(1, **{"Company Name": "Weiß GmbH"}), hubspot_row(2, **{"Company Name": "WEISS GMBH"}),
+            hubspot_row(3, **{"Company Name": "Ärzte AG"}), hubspot_row(4, **{"Company Name": "ärzte ag"})]
+
+    job = run_import(org.admin, csv_file(HUBSPOT, rows))
+
+    assert job.created_count == 4 and Company.objects.count() == 2
+    assert list(Contact.objects.order_by("pk").values_list("company_id", flat=True)) == [
+        weiss.pk, weiss.pk, aerzte.pk, aerzte.pk]

@@ -210,11 +210,11 @@ def contact_update(*, actor, contact_id: int, data: dict,
 
 
 def records_create_many(*, actor, model, rows: list[dict], tags: list[list[str]],
-                        snapshots: list[str | None] | None = None) -> list[int]:
+                        event_heads: list[str | None] | None = None) -> list[int]:
     """Contacts or companies from values already checked by new_contact_values /
     new_company_values (an import's batch), saved together; returns their ids. The caller
     has matched them against existing records, and builds their search documents."""
-    return records.create_rows(model, rows, actor=actor, tags=tags, snapshots=snapshots)
+    return records.create_rows(model, rows, actor=actor, tags=tags, event_heads=event_heads)
 
 
 @transaction.atomic

@@ -63,15 +63,14 @@ def insert_rows(table: str, columns: list[str], rows) -> None:
                                f"VALUES ({marks})", rows)
 
 
-def insert_values(model, rows: list[dict], *, defaults: dict | None = None) -> list[int]:
+def insert_values(model, rows: list[dict]) -> list[int]:
     """New rows of `model` given as `{attname: value}` (cleaned values, not instances: an
-    import writes a million); a field a row leaves out takes its default, from `defaults`
-    (`new_row_defaults(model)`, when the caller needs to know them) or worked out here, once
+    import writes a million); a field a row leaves out takes its default, worked out once
     for the call: a batch shares its created_at, as rows saved together would. Returns the
     ids."""
     if not rows:
         return []
-    defaults = defaults if defaults is not None else new_row_defaults(model)
+    defaults = new_row_defaults(model)
     return insert_columns(model, len(rows), columns_of(rows, defaults), defaults=defaults)
 
 
@@ -84,7 +83,7 @@ def columns_of(rows: list[dict], defaults: dict) -> dict[str, list]:
 
 
 def insert_columns(model, count: int, columns: dict[str, list], *,
-                   defaults: dict | None = None, encoded=()) -> list[int]:
+                   defaults: dict | None = None, encoded: frozenset[str] = frozenset()) -> list[int]:
     """`count` new rows of `model` given a column at a time, `{attname: [each row's value]}`:
     a column left out holds its value in `defaults` (`new_row_defaults(model)`, with any
     value every row shares) for every row; the columns named in `encoded` are given as the
@@ -102,6 +101,8 @@ def insert_columns(model, count: int, columns: dict[str, list], *,
     cells = [ids]
     for column in fields:
         values = columns.get(column.attname)
+        if values is not None and len(values) != count:
+            raise ValueError(f"{column.attname}: {len(values)} values for {count} rows")
         if values is not None:
             cells.append(values if column.convert is None or column.attname in encoded
                          else _converted(column.convert, values))
@@ -160,8 +161,9 @@ _STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS \
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
-def json_text(value) -> str:
-    """`value` as text for a JSON column of this database, as save() would write it."""
+def json_text(value) -> str | None:
+    """`value` as text for a JSON column of this database: the data save() writes, escaped
+    as save() escapes it where the text is kept as written (SQLite)."""
     return _as_json(value, escaped=connection.vendor == "sqlite")
 
 

@@ -48,10 +48,11 @@ def record_events_of(type: str, object_type: str, object_ids: list[int], *, acto
     share is written once. Returns the events' ids."""
     cause = current_cause()
     if cause:
-        data = [f'{text[:-1]},"caused_by":{bulk.json_text(cause)}}}' for text in data]
+        cause_text = f'"caused_by":{bulk.json_text(cause)}}}'
+        data = [f"{text[:-1]}{',' if text != '{}' else ''}{cause_text}" for text in data]
     ids = bulk.insert_columns(Event, len(object_ids), {"object_id": object_ids, "data": data}, defaults={
         **bulk.new_row_defaults(Event), "type": type, "object_type": object_type,
-        "actor_id": getattr(actor, "pk", None), "source": current_source()}, encoded={"data"})
+        "actor_id": getattr(actor, "pk", None), "source": current_source()}, encoded=frozenset({"data"}))
     if ids:
         request_dispatch()
     return ids

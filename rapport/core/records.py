@@ -52,12 +52,12 @@ def create_record(instance, *, actor, tags: list[str] | None = None):
 
 
 def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None = None,
-                snapshots: list[str | None] | None = None) -> list[int]:
+                event_heads: list[str | None] | None = None) -> list[int]:
     """create_record for a batch of cleaned values (an import's rows): the same defaults,
     owner, tags and `<type>.created` events, written with a few bulk statements and no model
-    instances. `tags[i]` holds the tag names of `rows[i]`; `snapshots[i]`, where given, is
-    its created_snapshot, worked out ahead (an import's cleaning process does it beside the
-    writer). Returns the new ids.
+    instances. `tags[i]` holds the tag names of `rows[i]`; `event_heads[i]`, where given, is
+    its created_event_head, worked out ahead (an import's cleaning process does it beside
+    the writer). Returns the new ids.
 
     Search documents are the caller's to build (search.index_new): an import builds them
     after its rows, since indexing costs more than storing a row."""
@@ -76,42 +76,56 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     # The names as stored: "vip" typed for an existing "VIP" is that tag.
     tags = _link_tags(model, ids, tags) if tags and any(tags) else None
     _, links = _snapshot_plan(model)
-    # Each event's data: the snapshot (worked out ahead, or here), then the record's links to
+    # Each event's data: its head (worked out ahead, or here), then the record's links to
     # other records and its tags.
     end = "".join(f'"{name}":{{}},' for name, _ in links) + '"tags":{}}}}}'
     owners = columns.get("owner_id") or [user_id] * count
     linked = [columns.get(attname) or [defaults[attname]] * count for _, attname in links]
-    data = [(ahead or created_snapshot(model, row, owner_id=owner_id)) + end.format(
-                *("null" if pk is None else pk for pk in pks),
+    data = [(head or created_event_head(model, row, owner_id=owner_id)) + end.format(
+                *("null" if pk is None else bulk.json_text(pk) for pk in pks),
                 bulk.json_text(sorted(names)) if names else "[]")
-            for row, ahead, owner_id, names, *pks in zip(
-                rows, snapshots or [None] * count, owners, tags or [None] * count, *linked, strict=True)]
+            for row, head, owner_id, names, *pks in zip(
+                rows, event_heads or [None] * count, owners, tags or [None] * count, *linked,
+                strict=True)]
     record_events_of(f"{model.object_type}.created", model.object_type, ids, actor=actor, data=data)
     return ids
 
 
-def created_snapshot(model, values: dict, *, owner_id) -> str:
+def created_event_head(model, values: dict, *, owner_id) -> str:
     """The start of a new record's `<type>.created` event data, as its JSON column stores it:
     what `snapshot` holds of the record with these cleaned values, but for its links to other
     records and its tags, which create_rows adds after them (an import finds a row's company
-    in the writer, after its cleaning process has worked this out)."""
+    in the writer, after its cleaning process has worked this out). Nothing may change the
+    record's other values after this."""
     fields, _ = _snapshot_plan(model)
-    values = {name: owner_id if attname == "owner_id" else
-              to_json(values.get(attname, default)) if as_text else values.get(attname, default)
-              for name, attname, as_text, default in fields}
-    return '{"values":' + bulk.json_text(values)[:-1] + ("," if values else "")
+    snapshot_values = {}
+    for name, attname, as_text, default in fields:
+        value = owner_id if attname == "owner_id" else values.get(attname, default)
+        if value is _FRESH:
+            value = bulk.new_row_defaults(model)[attname]
+        snapshot_values[name] = to_json(value) if as_text else value
+    return '{"values":' + bulk.json_text(snapshot_values)[:-1] + ("," if snapshot_values else "")
 
 
 @functools.cache
 def _snapshot_plan(model) -> tuple[list[tuple], list[tuple[str, str]]]:
     """What `snapshot` holds of a new record, read from its values: for each field, its name,
     its attname (`company_id` for `company`), whether to_json turns its value into text
-    (dates, decimals) and its default; apart, its links to other records but its owner."""
+    (dates, decimals) and its default (_FRESH where that is worked out anew: a time); apart,
+    its links to other records but its owner."""
     fields = [f for f in map(model._meta.get_field, tracked_fields(model)) if not f.many_to_many]
-    defaults = bulk.new_row_defaults(model)
-    own = [(f.name, f.attname, f.get_internal_type() in _AS_TEXT, defaults[f.attname])
+    own = [(f.name, f.attname, f.get_internal_type() in _AS_TEXT,
+            f.get_default() if _constant_default(f) else _FRESH)
            for f in fields if not f.many_to_one or f.name == "owner"]
     return own, [(f.name, f.attname) for f in fields if f.many_to_one and f.name != "owner"]
+
+
+_FRESH = object()
+
+
+def _constant_default(field) -> bool:
+    # An empty dict or list is the same every time; timezone.now is not.
+    return not field.has_db_default() and (not callable(field.default) or field.default in (dict, list))
 
 
 _AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -238,13 +238,15 @@ def _index_after_failure(job: ImportJob) -> None:
 
 
 def apply(settings: Settings, job: ImportJob | None, plans: list[RowPlan]) -> Counter:
-    """Write what the plans say; returns how many rows took each action."""
+    """Write what the plans say; returns how many rows took each action. (A new record's
+    values are as cleaned, but for its company: the head of its created event was worked
+    out with them.)"""
     if settings.kind.object_type == "contact":
         _link_companies(settings, job, [p for p in plans if p.company and p.action in {
             Action.CREATE, Action.UPDATE, Action.MERGE}])
     creates = [p for p in plans if p.action == Action.CREATE]
     ids = settings.kind.create_many(settings.actor, [p.data for p in creates], [p.tags for p in creates],
-                                    [p.snapshot for p in creates]) if creates else []
+                                    [p.event_head for p in creates]) if creates else []
     changes = _created(job, settings.kind.object_type, ids)
     for plan in plans:
         if plan.action in {Action.UPDATE, Action.MERGE} and plan.merge_into is None:
@@ -268,10 +270,15 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
     _forget_gone_companies(settings, named.keys())
     names = {folded: name for folded, name in named.items() if folded not in found}
     if names:
-        for company_id, folded in company_visible(user=settings.actor).annotate(
-                folded=Lower("name")).filter(folded__in=list(names)).order_by("pk").values_list(
-                "pk", "folded"):
-            found.setdefault(folded, company_id)
+        # The database's lower() is not Python's casefold (SQLite's folds only ASCII, neither
+        # turns ß into ss): it finds the candidates, by any of the rows' spellings lower-cased
+        # or as written, and Python folds them as it folded the rows.
+        spellings = {p.company for p in plans if p.company.casefold() in names}
+        for company_id, name in company_visible(user=settings.actor).annotate(
+                lower=Lower("name")).filter(
+                Q(lower__in=sorted({s.lower() for s in spellings})) | Q(name__in=sorted(spellings))
+        ).order_by("pk").values_list("pk", "name"):
+            found.setdefault(name.casefold(), company_id)
     missing = [(folded, name) for folded, name in names.items() if folded not in found]
     if missing:
         ids = contact_services.companies_create_named(actor=settings.actor,

@@ -34,13 +34,13 @@ class Kind:
     list_fields: tuple[str, ...] = ()
     # The keys a new import matches on until the user chooses.
     default_match_on: tuple[str, ...] = ()
-    # (actor, new records' values, their tag names, their created_snapshots or None) -> saves
+    # (actor, new records' values, their tag names, their created event heads or None) -> saves
     # them with their events; their ids, in order. Their search documents are built after
     # the import's rows.
     create_many: Callable = None
-    # Whether create_many takes each new record's created event snapshot worked out ahead,
-    # while its row is cleaned (records.created_snapshot).
-    snapshots_ahead: bool = False
+    # Whether create_many takes the head of each new record's created event worked out
+    # ahead, while its row is cleaned (records.created_event_head).
+    event_heads_ahead: bool = False
     # (actor, ids) -> trashes the records an import created (its undo), at most MAX_BULK ids.
     delete_many: Callable = None
 
@@ -54,9 +54,9 @@ def _update_company(actor, record_id, data):
 
 
 def _creator(model) -> Callable:
-    def create_many(actor, rows, tags, snapshots):
+    def create_many(actor, rows, tags, event_heads):
         return contact_services.records_create_many(actor=actor, model=model, rows=rows, tags=tags,
-                                                    snapshots=snapshots)
+                                                    event_heads=event_heads)
     return create_many
 
 
@@ -74,8 +74,8 @@ def _update_lead(actor, record_id, data):
     return lead_services.lead_update(actor=actor, lead_id=record_id, data=data)
 
 
-def _create_leads(actor, rows, tags, snapshots):
-    # (A lead is created the way its owner's rules say, its event with it: no snapshots ahead.)
+def _create_leads(actor, rows, tags, event_heads):
+    # (A lead is created the way its owner's rules say, its event with it: no heads ahead.)
     return lead_services.leads_create_many(actor=actor, rows=rows, tags=tags)
 
 
@@ -93,7 +93,7 @@ KINDS = {
         key_sources={"email": ("email", "emails"), "phone": ("phone", "phones"),
                      "external_id": ("external_id",)},
         unique_key="email", list_fields=("emails", "phones"), default_match_on=("email",),
-        create_many=_creator(Contact), delete_many=_deleter("contact"), snapshots_ahead=True,
+        create_many=_creator(Contact), delete_many=_deleter("contact"), event_heads_ahead=True,
     ),
     "company": Kind(
         object_type="company", label="companies", model=Company,
@@ -103,7 +103,7 @@ KINDS = {
         match_fields={"domain": "domain", "phone": "phone", "external_id": "external_id"},
         key_sources={"domain": ("domain",), "phone": ("phone",), "external_id": ("external_id",)},
         unique_key="domain", default_match_on=("domain",),
-        create_many=_creator(Company), delete_many=_deleter("company"), snapshots_ahead=True,
+        create_many=_creator(Company), delete_many=_deleter("company"), event_heads_ahead=True,
     ),
     # Leads have no external id: a row matches a lead by email or phone. Unlike a contact's, a
     # lead's email is not unique (the same person may come in twice before anyone qualifies

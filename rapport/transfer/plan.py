@@ -56,9 +56,9 @@ class RowPlan:
     merge_into: "RowPlan | None" = None
     problems: list[dict] = field(default_factory=list)
     note: str = ""
-    # A new record's created event snapshot, worked out with its values (where the kind
+    # The head of a new record's created event, worked out with its values (where the kind
     # takes it ahead): the cleaning process has the time, the writer has not.
-    snapshot: str | None = None
+    event_head: str | None = None
 
     def fail(self, column: str, value: str, reason: str) -> None:
         self.problems.append({"column": column, "value": value, "reason": reason})
@@ -229,9 +229,9 @@ def clean_row(settings: Settings, plan: RowPlan) -> None:
         return
     plan.data = values
     plan.tags = tags or []
-    if settings.kind.snapshots_ahead:
+    if settings.kind.event_heads_ahead:
         owner_id = values.get("owner_id")
-        plan.snapshot = records.created_snapshot(
+        plan.event_head = records.created_event_head(
             settings.kind.model, values, owner_id=settings.actor_id if owner_id is None else owner_id)
 
 
@@ -374,7 +374,7 @@ def _fold_into(settings: Settings, target: RowPlan, plan: RowPlan) -> None:
         elif current in EMPTY and value not in EMPTY:
             record[name] = value
     try:
-        target.data, target.snapshot = settings.kind.new_values(record), None
+        target.data, target.event_head = settings.kind.new_values(record), None
     except ValidationFailed as exc:
         for name, messages in exc.fields.items():
             plan.fail(settings.column_for(name), shown(plan.data.get(name)),
