@@ -82,7 +82,7 @@ def create_rows(model, rows: list[dict], *, actor, tags: list[list[str]] | None 
     owners = columns.get("owner_id") or [user_id] * count
     linked = [columns.get(attname) or [defaults[attname]] * count for _, attname in links]
     data = [(head or created_event_head(model, row, owner_id=owner_id)) + end.format(
-                *("null" if pk is None else bulk.json_text(pk) for pk in pks),
+                *(str(pk) if type(pk) is int else bulk.json_text(pk) or "null" for pk in pks),
                 bulk.json_text(sorted(names)) if names else "[]")
             for row, head, owner_id, names, *pks in zip(
                 rows, event_heads or [None] * count, owners, tags or [None] * count, *linked,
@@ -114,8 +114,9 @@ def _snapshot_plan(model) -> tuple[list[tuple], list[tuple[str, str]]]:
     (dates, decimals) and its default (_FRESH where that is worked out anew: a time); apart,
     its links to other records but its owner."""
     fields = [f for f in map(model._meta.get_field, tracked_fields(model)) if not f.many_to_many]
+    defaults = bulk.new_row_defaults(model)
     own = [(f.name, f.attname, f.get_internal_type() in _AS_TEXT,
-            f.get_default() if _constant_default(f) else _FRESH)
+            defaults[f.attname] if _constant_default(f) else _FRESH)
            for f in fields if not f.many_to_one or f.name == "owner"]
     return own, [(f.name, f.attname) for f in fields if f.many_to_one and f.name != "owner"]
 
@@ -125,7 +126,7 @@ _FRESH = object()
 
 def _constant_default(field) -> bool:
     # An empty dict or list is the same every time; timezone.now is not.
-    return not field.has_db_default() and (not callable(field.default) or field.default in (dict, list))
+    return not field.has_default() or not callable(field.default) or field.default in (dict, list)
 
 
 _AS_TEXT = {"DateField", "DateTimeField", "TimeField", "DecimalField"}
