@@ -122,9 +122,7 @@ def _custom_fields(survivor, other, choices: dict) -> dict:
 def _move_related(model, other, survivor) -> dict[str, list]:
     """Point every row of every model that refers to `other` at `survivor` instead."""
     moved = {}
-    for relation in model._meta.related_objects:
-        if relation.many_to_many or relation.one_to_one:
-            continue  # none yet; a later relation of these kinds needs its own rule here
+    for relation in moved_relations(model):
         related = relation.related_model._base_manager
         field = relation.field
         ids = list(related.filter(**{field.name: other.pk}).values_list("pk", flat=True))
@@ -132,6 +130,24 @@ def _move_related(model, other, survivor) -> dict[str, list]:
             related.filter(pk__in=ids).update(**{field.attname: survivor.pk})
             moved[f"{relation.related_model._meta.label}.{field.attname}"] = ids
     return moved
+
+
+def moved_relations(model) -> list:
+    """Every foreign key to `model` from another table, hidden ones (`related_name="+"`, a
+    quote's contact) included: what a merge moves. Not the tables behind the model's own
+    many-to-many fields (its tags), whose rows the merge joins itself. A relation of another
+    kind (one-to-one, or another model's many-to-many, whose table allows a pair once)
+    needs its own rule: it stops here, so that no merge leaves rows behind unnoticed."""
+    own_tables = {f.remote_field.through for f in model._meta.local_many_to_many}
+    relations = []
+    for relation in model._meta.get_fields(include_hidden=True):
+        if not relation.auto_created or relation.concrete or relation.related_model in own_tables:
+            continue
+        if not relation.one_to_many or relation.related_model._meta.auto_created:
+            raise TypeError(f"Merging a {model.object_type} cannot yet move {relation!r}: give "
+                            "that kind of relation its own rule in rapport.contacts.merging.")
+        relations.append(relation)
+    return relations
 
 
 @transaction.atomic
