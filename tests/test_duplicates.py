@@ -6,7 +6,7 @@ import pytest
 from rapport.contacts import duplicates
 from rapport.contacts.merging import merge_records
 from rapport.contacts.models import DuplicatePair, DuplicateStatus
-from rapport.contacts.services import company_create, contact_create
+from rapport.contacts.services import company_create, company_update, contact_create
 from rapport.core.errors import Conflict, PermissionDenied
 
 
@@ -44,6 +44,21 @@ def test_creating_a_duplicate_is_refused_with_the_match_unless_allowed(org):
     assert caught.value.extra["existing_id"] == company.pk
     assert company_create(actor=org.admin, data={"name": "Acme Corp", "domain": "acme.example"},
                           allow_duplicate=True).pk
+
+
+def test_a_company_given_a_website_later_takes_its_domain_unless_another_company_has_it(org):
+    acme = company_create(actor=org.admin, data={"name": "Acme"})
+    acme = company_update(actor=org.admin, company_id=acme.pk, data={"website": "https://www.Acme.example/about"})
+    assert acme.domain == "acme.example"
+    kept = company_update(actor=org.admin, company_id=acme.pk, data={"domain": "acme-group.example",
+                                                                    "website": "https://acme.example/en"})
+    assert kept.domain == "acme-group.example"  # a domain of its own is not replaced
+    other = company_create(actor=org.admin, data={"name": "Acme Corp"})
+    with pytest.raises(Conflict) as caught:
+        company_update(actor=org.admin, company_id=other.pk, data={"website": "acme-group.example"})
+    assert caught.value.extra["existing_id"] == acme.pk
+    other.refresh_from_db()
+    assert (other.website, other.domain) == ("", "")
 
 
 def test_the_api_answers_a_duplicate_with_409_and_the_matchs_id(org, api):

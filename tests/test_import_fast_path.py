@@ -426,6 +426,22 @@ def test_a_row_folded_into_an_earlier_one_is_in_the_new_records_created_event(or
     assert event.data["values"]["title"] == "Countess" and event.data["values"]["company"]
 
 
+def test_a_company_an_import_creates_takes_its_domain_from_a_business_email_of_its_rows(org):
+    company_create(actor=org.admin, data={"name": "Hooli", "domain": "hooli.example"})
+    rows = [hubspot_row(1, **{"Company Name": "Initech", "Email": ""}),
+            hubspot_row(2, **{"Company Name": "Initech", "Email": "Peter@Initech.example"}),
+            hubspot_row(3, **{"Company Name": "Solo Consulting", "Email": "solo@gmail.com"}),
+            hubspot_row(4, **{"Company Name": "Hooli XYZ", "Email": "gavin@hooli.example"}),
+            hubspot_row(5, **{"Company Name": "Initrode", "Email": "bill@initech.example"})]
+
+    job = run_import(org.admin, csv_file(HUBSPOT, rows))
+
+    assert job.created_count == 5
+    assert dict(Company.objects.values_list("name", "domain")) == {
+        "Hooli": "hooli.example", "Initech": "initech.example", "Solo Consulting": "",
+        "Hooli XYZ": "", "Initrode": ""}  # free mail says nothing; a domain is never doubled
+
+
 def test_companies_with_letters_the_database_folds_differently_are_found_not_doubled(org):
     weiss = company_create(actor=org.admin, data={"name": "Weiß GmbH"})
     aerzte = company_create(actor=org.admin, data={"name": "Ärzte AG"})

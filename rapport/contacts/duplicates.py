@@ -26,16 +26,13 @@ from rapidfuzz import fuzz
 from rapport.contacts.models import Company, Contact, DuplicatePair, DuplicateScan, DuplicateStatus
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.core.errors import NotFound, ValidationFailed
+from rapport.core.normalise import FREE_MAIL_DOMAINS
 from rapport.core.permissions import require_admin
 from rapport.core.search import fold
 
 NAME_THRESHOLD = 88
 MAX_GROUP = 50          # a key shared by more records than this says nothing about any two
 SCORES = {"email": 100, "phone": 90, "domain": 95}
-WEBMAIL = {"gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
-           "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me",
-           "protonmail.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "orange.fr", "free.fr",
-           "mail.example"}
 LEGAL_SUFFIXES = re.compile(
     r"\b(inc|incorporated|llc|ltd|limited|plc|gmbh|ag|sa|sas|sarl|bv|nv|oy|ab|as|spa|srl|co|corp|"
     r"corporation|company|group|holding|holdings)\b\.?", re.I)
@@ -127,13 +124,13 @@ def _names_at_same_company():
 
 
 def _names_at_same_domain():
-    """Contacts without a company, blocked by their email's domain (webmail domains say nothing)."""
+    """Contacts without a company, blocked by their email's domain (free-mail domains say nothing)."""
     rows = Contact.objects.filter(company=None).exclude(last_name="").exclude(email="").values_list(
         "pk", "first_name", "last_name", "email")
     people = []
     for pk, first, last, email in rows.iterator(chunk_size=5000):
         domain = email.rpartition("@")[2]
-        if domain not in WEBMAIL:
+        if domain not in FREE_MAIL_DOMAINS:
             people.append((pk, *_person(first, last), domain))
     return _similar_names(people, lambda r: (r[3], r[2]),
                           lambda r: f"Similar name, both at {r[3]}")

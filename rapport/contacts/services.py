@@ -180,7 +180,9 @@ def company_update(*, actor, company_id: int, data: dict,
         setattr(company, field, value)
     if not company.name:
         raise ValidationFailed(fields={"name": ["This field is required."]})
-    if "domain" in values and values["domain"] != before.get("domain"):
+    if not company.domain and company.website and company.website != before.get("website"):
+        company.domain = domain_of_url(company.website)  # as a new company's, from its website
+    if company.domain != before.get("domain"):
         _reject_duplicate_domain(company.domain, exclude_id=company.pk)
     return records.update_record(company, actor=actor, before=before, tags=tags)
 
@@ -218,13 +220,21 @@ def records_create_many(*, actor, model, rows: list[dict], tags: list[list[str]]
 
 
 @transaction.atomic
-def companies_create_named(*, actor, names: list[str]) -> list[int]:
+def companies_create_named(*, actor, names: list[str], domains: list[str] | None = None) -> list[int]:
     """A new company for each name (the companies an import's rows name and none matches),
     cleaned and checked as company_create does, saved together and indexed for search at
-    once (converting a lead finds its company by name through search); returns their ids."""
+    once (converting a lead finds its company by name through search); returns their ids.
+    `domains[i]`, where given, is the domain of `names[i]` (a contact import's, from the
+    email of a row naming it); one that is not a valid domain, or that a company has
+    already (or an earlier name here), is left out rather than duplicated."""
     cleaners = company_cleaners(actor)
-    rows = [new_company_values(clean_record(cleaners, {"name": name}, "company")[0])
-            for name in names]
+    domains = [domain_of_url(domain) if domain else "" for domain in domains or [""] * len(names)]
+    taken = set(Company.objects.filter(domain__in={d for d in domains if d}).values_list("domain", flat=True))
+    rows = []
+    for name, domain in zip(names, domains, strict=True):
+        data = {"name": name, "domain": domain} if domain and domain not in taken else {"name": name}
+        taken.add(domain)
+        rows.append(new_company_values(clean_record(cleaners, data, "company")[0]))
     ids = records.create_rows(Company, rows, actor=actor, tags=[[] for _ in rows])
     search.index_new(Company, ids)
     return ids

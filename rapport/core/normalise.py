@@ -100,6 +100,30 @@ def normalise_domain(value: str) -> str:
     return value
 
 
+# Addresses at these domains say nothing about the company a person works for: no company
+# domain is derived from them, and the duplicate scan does not group people by them.
+FREE_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "hotmail.com", "outlook.com", "live.com",
+    "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me",
+    "protonmail.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "orange.fr", "free.fr",
+    "mail.example",
+    "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it", "ymail.com", "rocketmail.com",
+    "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.es", "hotmail.it", "live.co.uk",
+    "live.fr", "live.de", "msn.com", "outlook.de", "outlook.fr", "pm.me", "gmx.com", "gmx.at",
+    "gmx.ch", "mail.com", "fastmail.com", "tutanota.com", "tuta.io", "hey.com", "zoho.com",
+    "laposte.net", "sfr.fr", "wanadoo.fr", "libero.it", "virgilio.it", "t-online.de",
+    "seznam.cz", "wp.pl", "o2.pl", "naver.com", "daum.net", "rediffmail.com", "126.com",
+    "sina.com", "yandex.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru", "btinternet.com",
+    "comcast.net", "att.net", "verizon.net", "sbcglobal.net", "bigpond.com", "shaw.ca",
+})
+
+
+def email_domain(email: str) -> str:
+    """The company domain an address says, or "" for a free-mail address (gmail.com...)."""
+    domain = email.rpartition("@")[2].lower() if "@" in (email or "") else ""
+    return "" if not domain or domain in FREE_MAIL_DOMAINS else domain
+
+
 def domain_of_url(url: str) -> str:
     try:
         return normalise_domain(url)

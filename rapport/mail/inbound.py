@@ -40,6 +40,7 @@ from rapport.core.cleaning import choice, clean_fields, text
 from rapport.core.context import write_source
 from rapport.core.errors import Conflict, NotFound, RapportError, ValidationFailed
 from rapport.core.events import record_event
+from rapport.core.normalise import email_domain
 from rapport.core.permissions import require_admin
 from rapport.mail import inbound_imap, inbound_parse
 from rapport.mail.inbound_parse import Parsed
@@ -51,7 +52,7 @@ from rapport.mail.models import (
     UnknownSenders,
 )
 from rapport.sales.choices import LeadSource
-from rapport.sales.lead_selectors import email_domain, lead_visible
+from rapport.sales.lead_selectors import lead_visible
 from rapport.sales.lead_services import lead_create
 from rapport.sales.models import Lead
 

@@ -12,13 +12,13 @@ from django.db.models import Count
 
 from rapport.accounts.models import User
 from rapport.contacts.choices import CompanySize
-from rapport.contacts.duplicates import LEGAL_SUFFIXES, WEBMAIL
+from rapport.contacts.duplicates import LEGAL_SUFFIXES
 from rapport.contacts.models import Company, Contact
 from rapport.contacts.selectors import company_visible, contact_visible
 from rapport.core import listing, search
 from rapport.core.customfields import definitions_for
 from rapport.core.listing import Field, ListSpec
-from rapport.core.normalise import domain_of_url
+from rapport.core.normalise import FREE_MAIL_DOMAINS, domain_of_url, email_domain
 from rapport.core.permissions import in_scope
 from rapport.core.selectors import one
 from rapport.core.tags import tag_names
@@ -49,18 +49,6 @@ LEAD_LIST = ListSpec(
     },
 )
 
-# Addresses at these domains say nothing about the company a person works for: a lead's
-# company is never matched or created from them. Rapport's duplicate scan list, and more.
-FREE_MAIL_DOMAINS = frozenset(WEBMAIL | {
-    "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.es", "yahoo.it", "ymail.com", "rocketmail.com",
-    "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.es", "hotmail.it", "live.co.uk",
-    "live.fr", "live.de", "msn.com", "outlook.de", "outlook.fr", "pm.me", "gmx.com", "gmx.at",
-    "gmx.ch", "mail.com", "fastmail.com", "tutanota.com", "tuta.io", "hey.com", "zoho.com",
-    "laposte.net", "sfr.fr", "wanadoo.fr", "libero.it", "virgilio.it", "t-online.de",
-    "seznam.cz", "wp.pl", "o2.pl", "naver.com", "daum.net", "rediffmail.com", "126.com",
-    "sina.com", "yandex.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru", "btinternet.com",
-    "comcast.net", "att.net", "verizon.net", "sbcglobal.net", "bigpond.com", "shaw.ca",
-})
 MAX_NAME_CANDIDATES = 500
 
 
@@ -165,12 +153,6 @@ class ConversionPlan:
     @property
     def blocked(self) -> bool:
         return self.contact_hidden or self.company_hidden
-
-
-def email_domain(email: str) -> str:
-    """The company domain an address says, or "" for a free-mail address (gmail.com...)."""
-    domain = email.rpartition("@")[2].lower() if "@" in (email or "") else ""
-    return "" if not domain or domain in FREE_MAIL_DOMAINS else domain
 
 
 def lead_domains(lead: Lead) -> list[str]:

@@ -26,6 +26,7 @@ from rapport.contacts import services as contact_services
 from rapport.contacts.selectors import company_visible
 from rapport.core import bulk, search
 from rapport.core.errors import Conflict, NotFound, RapportError, ValidationFailed, VersionConflict
+from rapport.core.normalise import email_domain
 from rapport.transfer.kinds import kind_of
 from rapport.transfer.models import (
     ChangeAction,
@@ -281,13 +282,26 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
             found.setdefault(name.casefold(), company_id)
     missing = [(folded, name) for folded, name in names.items() if folded not in found]
     if missing:
-        ids = contact_services.companies_create_named(actor=settings.actor,
-                                                      names=[name for _, name in missing])
+        domains = _domains_from_emails(plans)
+        ids = contact_services.companies_create_named(
+            actor=settings.actor, names=[name for _, name in missing],
+            domains=[domains.get(folded, "") for folded, _ in missing])
         found.update(zip([folded for folded, _ in missing], ids, strict=True))
         if job is not None:
             bulk.insert_values(ImportChange, _created(job, "company", ids))
     for plan in plans:
         plan.data["company_id"] = found[plan.company.casefold()]
+
+
+def _domains_from_emails(plans: list[RowPlan]) -> dict[str, str]:
+    """Folded company name -> the company domain the first of its rows' emails says (none
+    for a free-mail address): a new company's domain, as a lead's conversion takes it."""
+    domains: dict[str, str] = {}
+    for plan in plans:
+        folded = plan.company.casefold()
+        if not domains.get(folded):
+            domains[folded] = email_domain(plan.data.get("email") or "")
+    return domains
 
 
 def _forget_gone_companies(settings: Settings, folded_names) -> None:
