@@ -3,12 +3,15 @@ columns (suggested for you, or from a saved mapping), preview what will happen t
 watch the progress, download the rows that failed, undo; and nobody sees another user's import."""
 
 import csv
+import datetime
 import io
+import re
 from html.parser import HTMLParser
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from rapport.contacts.models import Contact
 from rapport.transfer import engine, services
@@ -228,6 +231,27 @@ def test_the_progress_poll_gets_only_the_progress_and_keeps_polling_while_runnin
     assert "Finished" in done and "hx-trigger" not in done  # the last poll: it stops
     full = admin_client.get(url).content.decode()
     assert "<html" in full and "Import of leads.csv" in full
+
+
+def test_a_running_import_shows_its_rate_and_time_left_on_the_page_and_in_the_api(admin_client, org,
+                                                                                  broken_csv, api):
+    job = finished(org, broken_csv())
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportStatus.RUNNING, total_rows=1_000_000, rows_done=400_000, run_started_rows=100_000,
+        run_started_at=timezone.now() - datetime.timedelta(seconds=100))  # 300,000 rows in this run
+
+    page = admin_client.get(reverse("imports:detail", args=[job.pk]),
+                            headers={"HX-Request": "true"}).content.decode()
+    body = api(org.admin).get(f"/imports/{job.pk}").json()
+
+    # About 3,000 rows/s, and 600,000 rows to go: 200 s (less whatever the requests took).
+    rate, left = re.search(r"· ([\d,]+) rows/s\s*· about (\d+) min left", page).groups()
+    assert 2_800 <= int(rate.replace(",", "")) <= 3_000 and left == "3"
+    assert 2_800 <= body["rows_per_second"] <= 3_000 and 200 <= body["seconds_left"] <= 215
+    ImportJob.objects.filter(pk=job.pk).update(rows_done=1_000_000)  # stored; now indexing for search
+    indexing = admin_client.get(reverse("imports:detail", args=[job.pk]),
+                                headers={"HX-Request": "true"}).content.decode()
+    assert "rows/s" not in indexing and "left" not in indexing
 
 
 def test_the_failed_rows_download_is_a_csv_to_fix_and_import_again(admin_client, org, broken_csv):

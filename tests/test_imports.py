@@ -4,10 +4,11 @@ dies and resumes, undo, scopes, the API and the terminal command."""
 
 import csv
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -312,6 +313,31 @@ def test_the_command_imports_with_a_dry_run_first(org, tmp_path, capsys):
 
     call_command("import", "contacts", str(path))
     assert Contact.objects.count() == 1
+
+
+def test_the_command_takes_a_saved_mapping_or_a_json_file_and_shows_its_progress(org, tmp_path, capsys):
+    contact_create(actor=org.admin, data={"email": "ada1@example.com", "title": ""})
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(csv_file(HUBSPOT, [hubspot_row(1), hubspot_row(2)]).read())
+    mapping = {"First Name": "first_name", "Email": "email", "Job Title": "title"}
+    services.mapping_save(actor=org.admin, name="HubSpot, titles only", object_type="contact",
+                          mapping=mapping, match_on=["email"], on_match="fill")
+
+    call_command("import", "contacts", str(path), "--mapping", "HubSpot, titles only")
+
+    out, err = capsys.readouterr()
+    assert "1 created, 1 updated" in out
+    assert "100%  2 of 2 rows" in err and "rows/s" in err  # the progress bar, on stderr
+    ada1, ada2 = Contact.objects.order_by("pk")
+    assert (ada1.title, ada1.last_name) == ("Engineer", "")  # filled from the row, by the saved policy
+    assert (ada2.first_name, ada2.last_name, ada2.company_id) == ("ada2", "", None)  # only mapped columns
+
+    (tmp_path / "mapping.json").write_text(json.dumps({"Email": "email", "Last Name": "last_name"}))
+    call_command("import", "contacts", str(path), "--mapping", str(tmp_path / "mapping.json"),
+                 "--on-match", "overwrite")
+    assert Contact.objects.get(pk=ada1.pk).last_name == "Lovelace"
+    with pytest.raises(CommandError, match="No saved mapping or file named Salesforce"):
+        call_command("import", "contacts", str(path), "--mapping", "Salesforce")
 
 
 def test_the_api_lists_imports_with_their_first_problems_in_a_fixed_number_of_queries(
