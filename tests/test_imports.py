@@ -291,6 +291,26 @@ def test_the_api_takes_a_file_and_reports_the_job(org, api):
     assert replay.json()["id"] == body["id"] and ImportJob.objects.count() == 1
 
 
+def test_the_api_imports_with_a_saved_mapping_named_and_refuses_an_unknown_one(org, api):
+    services.mapping_save(actor=org.admin, name="Titles", object_type="contact",
+                          mapping={"Email": "email", "Job Title": "title"}, match_on=["email"],
+                          on_match="fill")
+    client = api(org.admin)
+
+    response = client.client.post("/api/v1/imports", {
+        "file": csv_file(HUBSPOT, [hubspot_row(1)]), "saved_mapping": "Titles", "start": "false"},
+        headers=client.headers)
+
+    assert response.status_code == 201, response.content
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert {h: t for h, t in job.mapping.items() if t} == {"Email": "email", "Job Title": "title"}
+    assert (job.match_on, job.on_match) == (["email"], "fill")
+    unknown = client.client.post("/api/v1/imports", {
+        "file": csv_file(HUBSPOT, [hubspot_row(1)]), "saved_mapping": "Salesforce"}, headers=client.headers)
+    assert unknown.status_code == 422 and "saved_mapping" in unknown.json()["error"]["fields"]
+    assert ImportJob.objects.count() == 1
+
+
 def test_the_api_refuses_a_bad_upload_with_the_field_named(org, api):
     client = api(org.admin)
     response = client.client.post("/api/v1/imports", {

@@ -176,6 +176,25 @@ def test_the_api_merges_and_undoes(org, pair, api):
     assert client.get(f"/contacts/{dup.pk}").status_code == 200
 
 
+def test_the_api_merges_companies_with_field_choices(org, api):
+    acme = company_create(actor=org.admin, data={"name": "Acme", "domain": "acme.example"})
+    acme_inc = company_create(actor=org.admin, data={"name": "Acme Inc", "industry": "Rockets"})
+    wile = contact_create(actor=org.admin, data={"first_name": "Wile", "company_id": acme_inc.pk})
+    client = api(org.admin)
+
+    response = client.post(f"/companies/{acme.pk}/merge", {"other_id": acme_inc.pk,
+                                                          "fields": {"name": "other"}})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["record"]["name"], body["record"]["domain"], body["record"]["industry"]) == (
+        "Acme Inc", "acme.example", "Rockets")
+    assert body["merge"]["merged_id"] == acme_inc.pk
+    assert Contact.objects.get(pk=wile.pk).company_id == acme.pk
+    assert client.get(f"/companies/{acme_inc.pk}").status_code == 404
+    assert client.post(f"/companies/{acme.pk}/merge", {"other_id": acme.pk}).status_code == 422
+
+
 def test_the_merge_pages_find_compare_merge_and_undo(client, org, pair):
     ada, dup, _ = pair
     client.force_login(org.admin)
@@ -187,5 +206,7 @@ def test_the_merge_pages_find_compare_merge_and_undo(client, org, pair):
     merge = MergeRecord.objects.get()
     assert merged.url == f"/contacts/merges/{merge.pk}/"
     assert b"Undo merge" in client.get(merged.url).content
+    timeline = client.get(f"/contacts/{ada.pk}/").content.decode()
+    assert "merged a record in" in timeline  # the merge, on the surviving record's timeline
     undone = client.post(f"/contacts/merges/{merge.pk}/undo/")
     assert undone.url == f"/contacts/{ada.pk}/" and Contact.objects.filter(pk=dup.pk).exists()

@@ -102,6 +102,28 @@ def test_contact_form_shows_inline_errors_and_writes_nothing(admin_client):
     assert Contact.all_objects.count() == 0
 
 
+def test_the_form_warns_of_a_duplicate_links_it_and_saves_anyway_only_when_asked(admin_client, org):
+    ada = Contact.objects.get(pk=admin_client.post(reverse("contacts:create"), {
+        "first_name": "Ada", "email": "ada@example.com", "lifecycle_stage": "lead"}).url.split("/")[-2])
+    again = {"first_name": "Ada L.", "email": "ADA@example.com", "lifecycle_stage": "lead"}
+
+    warned = admin_client.post(reverse("contacts:create"), again).content.decode()
+
+    assert "A contact with this email already exists." in warned
+    assert f'href="{reverse("contacts:detail", args=[ada.pk])}"' in warned
+    assert 'name="allow_duplicate" value="1"' in warned and Contact.objects.count() == 1
+    saved = admin_client.post(reverse("contacts:create"), {**again, "allow_duplicate": "1"})
+    assert saved.status_code == 302 and Contact.objects.filter(email="ada@example.com").count() == 2
+    grace = Contact.objects.create(first_name="Grace", email="grace@example.com")
+    edit = admin_client.post(reverse("contacts:edit", args=[grace.pk]), {
+        "first_name": "Grace", "email": "ada@example.com", "lifecycle_stage": "lead",
+        "version": grace.version}).content.decode()
+    assert "A contact with this email already exists." in edit
+    assert "allow_duplicate" not in edit  # an edit is never saved as a duplicate
+    grace.refresh_from_db()
+    assert grace.email == "grace@example.com"
+
+
 def test_create_contact_and_company_through_forms(admin_client, org):
     custom_field_create(actor=org.admin, object_type="contact", key="tier", label="Tier",
                         type="select", options=["Gold", "Silver"])

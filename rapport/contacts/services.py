@@ -181,7 +181,11 @@ def company_update(*, actor, company_id: int, data: dict,
     if not company.name:
         raise ValidationFailed(fields={"name": ["This field is required."]})
     if not company.domain and company.website and company.website != before.get("website"):
-        company.domain = domain_of_url(company.website)  # as a new company's, from its website
+        # As a new company's, from its website; a domain another company has is left out
+        # here (the user set a website, not a domain) rather than refusing the edit.
+        derived = domain_of_url(company.website)
+        if not Company.objects.filter(domain=derived).exclude(pk=company.pk).exists():
+            company.domain = derived
     if company.domain != before.get("domain"):
         _reject_duplicate_domain(company.domain, exclude_id=company.pk)
     return records.update_record(company, actor=actor, before=before, tags=tags)
