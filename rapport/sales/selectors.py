@@ -122,7 +122,12 @@ def _filtered(user, params, spec) -> tuple:
     # Custom field definitions only when a filter names one: the board is three queries.
     wanted = any(name.startswith("custom__") for name in params)
     query = listing.parse(params, spec, definitions_for("deal") if wanted else ())
-    deals = listing.apply(deal_visible(user=user), query, spec)
+    return query, _beyond_the_spec(listing.apply(deal_visible(user=user), query, spec), params)
+
+
+def _beyond_the_spec(deals, params):
+    """The deal list's filters that are not a field's: a close-date filter leaves out deals
+    without one, and `stale`."""
     if any(name.startswith("expected_close_date") for name in params):
         deals = deals.filter(expected_close_date__isnull=False)
     stale = (params.get("stale") or "").lower()
@@ -131,7 +136,7 @@ def _filtered(user, params, spec) -> tuple:
             raise BadRequest(fields={"stale": ["Enter true or false."]})
         condition = stale_condition(timezone.now())
         deals = with_idle_since(deals).filter(condition if stale in {"true", "1"} else ~condition)
-    return query, deals
+    return deals
 
 
 def stale_condition(now: datetime.datetime) -> Q:
@@ -151,6 +156,17 @@ def with_idle_since(deals):
     """Deals with `idle_since`: the later of their last stage change and last activity."""
     return deals.alias(idle_since=Greatest("stage_entered_at",
                                            Coalesce("last_activity_at", "stage_entered_at")))
+
+
+def deals_for_export(*, user, params, batch_size: int = 2000):
+    """The deal list as an export reads it (listing.for_export): its filters, search and
+    sort, in `user`'s scope, each deal with what its row shows."""
+    def rows(page_rows):
+        return page_rows.select_related("pipeline", "stage", "company", "owner", "lost_reason") \
+            .annotate(tag_names=tag_names(Deal))
+
+    return listing.for_export(_beyond_the_spec(deal_visible(user=user), params), params, DEAL_LIST,
+                              definitions_for("deal"), rows=rows, batch_size=batch_size)
 
 
 def deal_list(*, user, params, related=()) -> listing.Page:

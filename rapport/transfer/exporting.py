@@ -16,7 +16,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from rapport.contacts.choices import LifecycleStage
 from rapport.core.customfields import definitions_for
-from rapport.sales.choices import LeadSource, LeadStatus
+from rapport.sales.choices import DealStatus, LeadSource, LeadStatus
 from rapport.transfer.cells import neutralised
 from rapport.transfer.mapping import targets
 from rapport.transfer.models import ExportFormat, ExportJob, ExportStatus
@@ -33,6 +33,8 @@ LEAD_SOURCE_LABELS = dict(LeadSource.choices)
 def columns(object_type: str) -> list[tuple[str, Callable]]:
     """(header, value of a record) for every field a record of this type has."""
     definitions = {d.key: d for d in definitions_for(object_type)}
+    if object_type == "deal":
+        return [*DEAL_COLUMNS, *((d.label, _custom(d)) for d in definitions.values())]
     result = []
     for target in targets(object_type, [(d.key, d.label) for d in definitions.values()]):
         if target.key in SKIPPED:
@@ -65,6 +67,35 @@ _GETTERS = {
     "source": lambda record: LEAD_SOURCE_LABELS.get(record.source, record.source),
     "score": lambda record: str(record.score),
 }
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _when(name: str) -> Callable:
+    return lambda record: getattr(record, name).isoformat() if getattr(record, name) else ""
+
+
+DEAL_STATUS_LABELS = dict(DealStatus.choices)
+# A deal's columns (deals are not imported: these are the list's, and what a report needs).
+DEAL_COLUMNS = [
+    ("Deal name", _attribute("name")),
+    ("Amount", lambda deal: _text(deal.amount)),
+    ("Currency", _attribute("currency")),
+    ("Pipeline", lambda deal: deal.pipeline.name),
+    ("Stage", lambda deal: deal.stage.name),
+    ("Status", lambda deal: DEAL_STATUS_LABELS.get(deal.status, deal.status)),
+    ("Probability (%)", lambda deal: _text(deal.effective_probability)),
+    ("Expected close date", _when("expected_close_date")),
+    ("Company", _GETTERS["company"]),
+    ("Owner", _GETTERS["owner"]),
+    ("Next step", _attribute("next_step")),
+    ("Lost reason", lambda deal: deal.lost_reason.name if deal.lost_reason_id else ""),
+    ("Tags", _GETTERS["tags"]),
+    ("Created", _when("created_at")),
+    ("Closed", _when("closed_at")),
+]
 
 
 def _custom(definition) -> Callable:

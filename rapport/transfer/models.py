@@ -144,6 +144,11 @@ class ExportStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"  # the file was deleted after a week (housekeeping)
 
 
+# What can be exported, by its plural (`rapport export deals`): every kind an import takes
+# (its columns are the import's fields, so a file goes back in unchanged) and deals.
+EXPORTED = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+
+
 class ExportJob(models.Model):
     """A list as a file: its filters, search and sort are kept as the query string they came in."""
 
@@ -165,8 +170,9 @@ class ExportJob(models.Model):
         indexes = [models.Index(fields=["created_by", "-created_at"], name="export_creator")]
 
     def __str__(self):
-        return f"Export of {self.object_type}s"
+        return f"Export of {EXPORTED.get(self.object_type, self.object_type)}"
 
     @property
     def file_name(self) -> str:
-        return f"{self.object_type}s-{self.created_at:%Y-%m-%d}-{self.pk}.{self.format}"
+        plural = EXPORTED.get(self.object_type, self.object_type)
+        return f"{plural}-{self.created_at:%Y-%m-%d}-{self.pk}.{self.format}"

@@ -13,6 +13,7 @@ from rapport.core import listing
 from rapport.core.customfields import definitions_for
 from rapport.core.permissions import is_admin
 from rapport.core.tags import tag_names
+from rapport.sales import selectors as sales_selectors
 from rapport.sales.lead_selectors import LEAD_LIST, lead_visible
 from rapport.sales.models import Lead
 from rapport.transfer.cells import neutralised
@@ -103,8 +104,10 @@ def export_get(*, user, job_id: int) -> ExportJob | None:
 def list_for_export(*, user, object_type: str, params, batch_size: int = 2000):
     """The list an export writes, as its page or the API filters, searches and sorts it, scoped
     to `user`: (the records, unordered, to count; their batches in the list's order). Raises
-    BadRequest for a filter or sort the list does not offer. Contacts and companies come from
-    their own selector; leads from the lead list's spec, read the same way."""
+    BadRequest for a filter or sort the list does not offer. Contacts, companies and deals come
+    from their own selectors; leads from the lead list's spec, read the same way."""
+    if object_type == "deal":
+        return sales_selectors.deals_for_export(user=user, params=params, batch_size=batch_size)
     if object_type != "lead":
         return contact_selectors.list_for_export(user=user, object_type=object_type,
                                                  params=params, batch_size=batch_size)

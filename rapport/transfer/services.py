@@ -19,6 +19,7 @@ from rapport.core.permissions import is_admin
 from rapport.transfer.kinds import KINDS, kind_of
 from rapport.transfer.mapping import suggest, validate_mapping
 from rapport.transfer.models import (
+    EXPORTED,
     ExportFormat,
     ExportJob,
     ImportJob,
@@ -38,9 +39,9 @@ def custom_field_choices(object_type: str) -> list[tuple[str, str]]:
     return [(d.key, d.label) for d in definitions_for(object_type)]
 
 
-def _object_type(value) -> str:
-    if value not in KINDS:
-        raise ValidationFailed(fields={"object_type": [f"Choose one of: {', '.join(KINDS)}."]})
+def _object_type(value, choices=KINDS) -> str:
+    if value not in choices:
+        raise ValidationFailed(fields={"object_type": [f"Choose one of: {', '.join(choices)}."]})
     return value
 
 
@@ -197,7 +198,7 @@ def export_create(*, actor, object_type: str, format: str = ExportFormat.CSV, pa
     """An export of the list `params` describe (filters, search, tags, sort: the list page's own
     query string), as the actor sees it. The filters are checked now, so a bad one is a 400
     here rather than a failed job later."""
-    object_type = _object_type(object_type)
+    object_type = _object_type(object_type, EXPORTED)
     if format not in ExportFormat.values:
         raise ValidationFailed(fields={"format": [f"Choose one of: {', '.join(ExportFormat.values)}."]})
     query = QueryDict(mutable=True)

@@ -22,7 +22,8 @@ from rapport.transfer.readers import UnreadableFile, open_table
 
 SAMPLE_ROWS = 3
 # Where each kind's records are listed (the import's "See …" link, an export that fails).
-LIST_PAGES = {"contact": "contacts:list", "company": "companies:list", "lead": "leads:list"}
+LIST_PAGES = {"contact": "contacts:list", "company": "companies:list", "lead": "leads:list",
+              "deal": "deals:list"}
 
 
 def _page(request, template, context):

@@ -1,5 +1,6 @@
-"""`rapport export contacts|companies|leads [--format xlsx] [--filter stage=customer] [--output FILE]`: a list
-written to a file from the terminal, with the same filters, scope and columns as the pages."""
+"""`rapport export contacts|companies|leads|deals [--format xlsx] [--filter stage=customer]
+[--output FILE]`: a list written to a file from the terminal, with the same filters, scope and
+columns as the pages."""
 
 import shutil
 import sys
@@ -10,15 +11,16 @@ from django.http import QueryDict
 
 from rapport.core.errors import RapportError
 from rapport.transfer import exporting, services
-from rapport.transfer.kinds import KINDS
 from rapport.transfer.management.acting import acting_user, command_error
+from rapport.transfer.models import EXPORTED
 
-# `rapport export contacts|companies|leads`: each importable kind by its plural.
-OBJECT_TYPES = {kind.label: key for key, kind in KINDS.items()}
+# `rapport export contacts|companies|leads|deals`: each kind by its plural.
+OBJECT_TYPES = {plural: key for key, plural in EXPORTED.items()}
 
 
 class Command(BaseCommand):
-    help = "Export contacts, companies or leads (optionally filtered, searched and sorted) to CSV or .xlsx."
+    help = ("Export contacts, companies, leads or deals (optionally filtered, searched and sorted) "
+            "to CSV or .xlsx.")
 
     def add_arguments(self, parser):
         parser.add_argument("object_type", choices=sorted(OBJECT_TYPES))
