@@ -78,6 +78,13 @@ def test_bench_events_dispatches_through_webhooks_and_rules(tmp_path):
     assert result["targets"][0]["target"] == "events dispatched >= 1,000/s per worker"
 
 
+def test_bench_duplicates_times_the_scan_and_finds_the_planted_twins(tmp_path):
+    done, result = _bench(tmp_path, "duplicates", "--rows", "2000")
+    assert (result["rows"], result["planted"]) == (2020, 20)  # one contact in a hundred twinned
+    assert result["planted_found"] == 20 and result["pairs"] >= 20 and result["seconds"] >= 0
+    assert "2,020" in done.stdout
+
+
 def test_bench_import_sets_the_import_beside_the_raw_insert_and_its_floor(tmp_path):
     done, result = _bench(tmp_path, "import", "--rows", "1000")
     assert "raw, with each created event" in done.stdout and "then search indexing" in done.stdout
