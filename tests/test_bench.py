@@ -81,7 +81,7 @@ def test_bench_events_dispatches_through_webhooks_and_rules(tmp_path):
 def test_bench_duplicates_times_the_scan_and_finds_the_planted_twins(tmp_path):
     done, result = _bench(tmp_path, "duplicates", "--rows", "2000")
     assert (result["rows"], result["planted"]) == (2020, 20)  # one contact in a hundred twinned
-    assert result["planted_found"] == 20 and result["pairs"] >= 20 and result["seconds"] >= 0
+    assert result["planted_found"] == 20 and result["pairs"] >= 20
     assert "2,020" in done.stdout
 
 

@@ -6,7 +6,7 @@ import pytest
 from rapport.contacts import duplicates
 from rapport.contacts.merging import merge_records
 from rapport.contacts.models import DuplicatePair, DuplicateStatus
-from rapport.contacts.services import company_create, company_update, contact_create
+from rapport.contacts.services import company_create, company_update, contact_create, record_delete
 from rapport.core.errors import Conflict, PermissionDenied
 
 
@@ -56,6 +56,10 @@ def test_a_company_given_a_website_later_takes_its_domain_unless_another_company
     other = company_create(actor=org.admin, data={"name": "Acme Corp"})
     other = company_update(actor=org.admin, company_id=other.pk, data={"website": "acme-group.example"})
     assert (other.website, other.domain) == ("https://acme-group.example", "")  # never doubled
+    record_delete(actor=org.admin, object_type="company", record_id=acme.pk)
+    third = company_create(actor=org.admin, data={"name": "Acme Holdings"})
+    third = company_update(actor=org.admin, company_id=third.pk, data={"website": "acme-group.example/h"})
+    assert third.domain == ""  # a trashed company's neither: restoring it would make two
 
 
 def test_the_api_answers_a_duplicate_with_409_and_the_matchs_id(org, api):

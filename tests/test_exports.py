@@ -201,7 +201,8 @@ def test_the_deal_list_exports_with_its_filters_sort_and_custom_fields_in_scope(
     assert (big["Amount"], big["Company"], big["Owner"]) == ("5000.00", "Acme", "sales.a1@acme.example")
     assert (big["Expected close date"], big["Tags"], big["Region"], big["Status"]) == (
         "2027-03-31", "q1", "EMEA", "Open")
-    won, _ = export_deals_xlsx(org.sales_a1, "status=won")
+    won, sheet = export_deals_xlsx(org.sales_a1, "status=won")
+    assert sheet.title == "Deals"
     assert [(r[0], r[5], r[6]) for r in won[1:]] == [("Small", "Won", "100")]
     with pytest.raises(BadRequest):
         services.export_create(actor=org.admin, object_type="deal", params=QueryDict("stale=maybe"))
@@ -213,6 +214,20 @@ def export_deals_xlsx(actor, query):
     with exporting.run(job.pk).file.open("rb") as handle:
         sheet = load_workbook(handle).active
         return [[c.value or "" for c in row] for row in sheet.iter_rows()], sheet
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs after commit, as on a worker
+def test_the_api_exports_deals_and_an_import_still_takes_no_deals(org, deals, api):
+    client = api(org.sales_a1)
+    response = client.post("/exports", {"object_type": "deal", "filters": {"status": "open"}})
+    assert response.status_code == 202, response.content
+    job = client.get(f"/exports/{response.json()['id']}").json()
+    assert job["status"] == "done" and job["rows_done"] == 1  # their own open deal only
+    assert b"Big renewal" in b"".join(client.get(job["download_url"]).streaming_content)
+    with pytest.raises(ValidationFailed) as caught:
+        services.import_create(actor=org.admin, upload=SimpleUploadedFile("d.csv", b"Name\nx\n"),
+                               object_type="deal")
+    assert "contact, company, lead" in caught.value.fields["object_type"][0]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -426,20 +426,25 @@ def test_a_row_folded_into_an_earlier_one_is_in_the_new_records_created_event(or
     assert event.data["values"]["title"] == "Countess" and event.data["values"]["company"]
 
 
-def test_a_company_an_import_creates_takes_its_domain_from_a_business_email_of_its_rows(org):
+def test_a_company_an_import_creates_takes_the_domain_most_of_its_rows_emails_share(org):
     company_create(actor=org.admin, data={"name": "Hooli", "domain": "hooli.example"})
-    rows = [hubspot_row(1, **{"Company Name": "Initech", "Email": ""}),
-            hubspot_row(2, **{"Company Name": "Initech", "Email": "Peter@Initech.example"}),
-            hubspot_row(3, **{"Company Name": "Solo Consulting", "Email": "solo@gmail.com"}),
-            hubspot_row(4, **{"Company Name": "Hooli XYZ", "Email": "gavin@hooli.example"}),
-            hubspot_row(5, **{"Company Name": "Initrode", "Email": "bill@initech.example"})]
+    globex = company_create(actor=org.admin, data={"name": "Globex", "domain": "globex.example"})
+    record_delete(actor=org.admin, object_type="company", record_id=globex.pk)
+    emails = {"Initech": ["", "Peter@Initech.example", "milton@initech.example", "bob@bobs.example"],
+              "Solo Consulting": ["solo@gmail.com", "solo@mac.com"],  # free mail says nothing
+              "Hooli XYZ": ["gavin@hooli.example"],          # another company's: never doubled
+              "Globex Corp": ["hank@globex.example"],         # a trashed one's too
+              "Initrode": ["bill@initech.example"],           # taken by Initech, above
+              "Mixed Ltd": ["a@one.example", "b@two.example"]}  # no majority: no domain
+    rows = [hubspot_row(i, **{"Company Name": name, "Email": email})
+            for i, (name, email) in enumerate(((n, e) for n, es in emails.items() for e in es), 1)]
 
     job = run_import(org.admin, csv_file(HUBSPOT, rows))
 
-    assert job.created_count == 5
+    assert job.created_count == len(rows)
     assert dict(Company.objects.values_list("name", "domain")) == {
         "Hooli": "hooli.example", "Initech": "initech.example", "Solo Consulting": "",
-        "Hooli XYZ": "", "Initrode": ""}  # free mail says nothing; a domain is never doubled
+        "Hooli XYZ": "", "Globex Corp": "", "Initrode": "", "Mixed Ltd": ""}
 
 
 def test_companies_with_letters_the_database_folds_differently_are_found_not_doubled(org):

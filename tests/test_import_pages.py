@@ -244,10 +244,11 @@ def test_a_running_import_shows_its_rate_and_time_left_on_the_page_and_in_the_ap
                             headers={"HX-Request": "true"}).content.decode()
     body = api(org.admin).get(f"/imports/{job.pk}").json()
 
-    # About 3,000 rows/s, and 600,000 rows to go: 200 s (less whatever the requests took).
+    # About 3,000 rows/s, and 600,000 rows to go: 200 s. (The rate falls as the clock runs on
+    # through the requests: the bounds leave them half a minute on a slow machine.)
     rate, left = re.search(r"· ([\d,]+) rows/s\s*· about (\d+) min left", page).groups()
-    assert 2_800 <= int(rate.replace(",", "")) <= 3_000 and left == "3"
-    assert 2_800 <= body["rows_per_second"] <= 3_000 and 200 <= body["seconds_left"] <= 215
+    assert 2_300 <= int(rate.replace(",", "")) <= 3_000 and left in {"3", "4"}
+    assert 2_300 <= body["rows_per_second"] <= 3_000 and 200 <= body["seconds_left"] <= 260
     ImportJob.objects.filter(pk=job.pk).update(rows_done=1_000_000)  # stored; now indexing for search
     indexing = admin_client.get(reverse("imports:detail", args=[job.pk]),
                                 headers={"HX-Request": "true"}).content.decode()

@@ -184,7 +184,7 @@ def company_update(*, actor, company_id: int, data: dict,
         # As a new company's, from its website; a domain another company has is left out
         # here (the user set a website, not a domain) rather than refusing the edit.
         derived = domain_of_url(company.website)
-        if not Company.objects.filter(domain=derived).exclude(pk=company.pk).exists():
+        if not Company.all_objects.filter(domain=derived).exclude(pk=company.pk).exists():
             company.domain = derived
     if company.domain != before.get("domain"):
         _reject_duplicate_domain(company.domain, exclude_id=company.pk)
@@ -233,7 +233,9 @@ def companies_create_named(*, actor, names: list[str], domains: list[str] | None
     already (or an earlier name here), is left out rather than duplicated."""
     cleaners = company_cleaners(actor)
     domains = [domain_of_url(domain) if domain else "" for domain in domains or [""] * len(names)]
-    taken = set(Company.objects.filter(domain__in={d for d in domains if d}).values_list("domain", flat=True))
+    # A trashed company's domain too: restoring it would make two.
+    taken = set(Company.all_objects.filter(domain__in={d for d in domains if d})
+                .values_list("domain", flat=True))
     rows = []
     for name, domain in zip(names, domains, strict=True):
         data = {"name": name, "domain": domain} if domain and domain not in taken else {"name": name}

@@ -115,6 +115,14 @@ FREE_MAIL_DOMAINS = frozenset({
     "seznam.cz", "wp.pl", "o2.pl", "naver.com", "daum.net", "rediffmail.com", "126.com",
     "sina.com", "yandex.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru", "btinternet.com",
     "comcast.net", "att.net", "verizon.net", "sbcglobal.net", "bigpond.com", "shaw.ca",
+    "mac.com", "aim.com", "protonmail.ch", "yahoo.ca", "yahoo.co.jp", "yahoo.co.in", "yahoo.in",
+    "yahoo.com.au", "yahoo.com.br", "yahoo.com.mx", "hotmail.ca", "hotmail.nl", "hotmail.be",
+    "live.nl", "live.be", "live.ca", "live.com.au", "outlook.es", "outlook.it", "outlook.com.br",
+    "gmx.fr", "mail.de", "posteo.de", "freenet.de", "online.de", "arcor.de", "kpnmail.nl",
+    "ziggo.nl", "telenet.be", "skynet.be", "bluewin.ch", "tiscali.it", "alice.it", "ntlworld.com",
+    "sky.com", "virginmedia.com", "talktalk.net", "rogers.com", "sympatico.ca", "cox.net",
+    "charter.net", "earthlink.net", "juno.com", "optusnet.com.au", "iinet.net.au", "rediff.com",
+    "foxmail.com", "yeah.net", "139.com", "hanmail.net", "nate.com", "ya.ru", "yandex.ua",
 })
 
 

@@ -127,8 +127,8 @@ def _filtered(user, params, spec) -> tuple:
 
 def _beyond_the_spec(deals, params):
     """The deal list's filters that are not a field's: a close-date filter leaves out deals
-    without one, and `stale`."""
-    if any(name.startswith("expected_close_date") for name in params):
+    without one (an empty one, as the filter form sends it, is no filter), and `stale`."""
+    if any(name.startswith("expected_close_date") and params.get(name) for name in params):
         deals = deals.filter(expected_close_date__isnull=False)
     stale = (params.get("stale") or "").lower()
     if stale:

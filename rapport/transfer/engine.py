@@ -294,13 +294,19 @@ def _link_companies(settings: Settings, job, plans: list[RowPlan]) -> None:
 
 
 def _domains_from_emails(plans: list[RowPlan]) -> dict[str, str]:
-    """Folded company name -> the company domain the first of its rows' emails says (none
-    for a free-mail address): a new company's domain, as a lead's conversion takes it."""
-    domains: dict[str, str] = {}
+    """Folded company name -> the business domain (not a free-mail one) of more than half of
+    its rows' business emails, if one is: a new company's domain, as a lead's conversion
+    takes it. One person at another company's address does not give it theirs."""
+    seen: dict[str, Counter] = {}
     for plan in plans:
-        folded = plan.company.casefold()
-        if not domains.get(folded):
-            domains[folded] = email_domain(plan.data.get("email") or "")
+        domain = email_domain(plan.data.get("email") or "")
+        if domain:
+            seen.setdefault(plan.company.casefold(), Counter())[domain] += 1
+    domains = {}
+    for folded, counts in seen.items():
+        domain, rows = counts.most_common(1)[0]
+        if 2 * rows > counts.total():
+            domains[folded] = domain
     return domains
 
 

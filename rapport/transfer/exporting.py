@@ -171,7 +171,7 @@ def run(job_id: int, *, progress: Callable | None = None):
         with tempfile.TemporaryDirectory(prefix="rapport-export-") as folder:
             path = Path(folder) / job.file_name
             if job.format == ExportFormat.XLSX:
-                write_xlsx(path, headers, rows(), title=f"{job.object_type.capitalize()}s")
+                write_xlsx(path, headers, rows(), title=job.plural.capitalize())
             else:
                 with path.open("w", newline="", encoding="utf-8") as handle:
                     write_csv(handle, headers, rows())

@@ -67,6 +67,10 @@ class ImportJob(models.Model):
     def __str__(self):
         return f"Import of {self.file_name}"
 
+    @property
+    def plural(self) -> str:
+        return PLURALS.get(self.object_type, self.object_type)
+
 
 class ChangeAction(models.TextChoices):
     CREATED = "created", "Created"
@@ -144,9 +148,11 @@ class ExportStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"  # the file was deleted after a week (housekeeping)
 
 
-# What can be exported, by its plural (`rapport export deals`): every kind an import takes
-# (its columns are the import's fields, so a file goes back in unchanged) and deals.
-EXPORTED = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+# Each kind of record an import or export handles, by its plural (`rapport export deals`).
+PLURALS = {"contact": "contacts", "company": "companies", "lead": "leads", "deal": "deals"}
+# What can be exported: every kind an import takes (its columns are the import's fields, so
+# a file goes back in unchanged) and deals.
+EXPORTED = tuple(PLURALS)
 
 
 class ExportJob(models.Model):
@@ -170,9 +176,12 @@ class ExportJob(models.Model):
         indexes = [models.Index(fields=["created_by", "-created_at"], name="export_creator")]
 
     def __str__(self):
-        return f"Export of {EXPORTED.get(self.object_type, self.object_type)}"
+        return f"Export of {self.plural}"
+
+    @property
+    def plural(self) -> str:
+        return PLURALS.get(self.object_type, self.object_type)
 
     @property
     def file_name(self) -> str:
-        plural = EXPORTED.get(self.object_type, self.object_type)
-        return f"{plural}-{self.created_at:%Y-%m-%d}-{self.pk}.{self.format}"
+        return f"{self.plural}-{self.created_at:%Y-%m-%d}-{self.pk}.{self.format}"

@@ -12,10 +12,10 @@ from django.http import QueryDict
 from rapport.core.errors import RapportError
 from rapport.transfer import exporting, services
 from rapport.transfer.management.acting import acting_user, command_error
-from rapport.transfer.models import EXPORTED
+from rapport.transfer.models import EXPORTED, PLURALS
 
 # `rapport export contacts|companies|leads|deals`: each kind by its plural.
-OBJECT_TYPES = {plural: key for key, plural in EXPORTED.items()}
+OBJECT_TYPES = {PLURALS[key]: key for key in EXPORTED}
 
 
 class Command(BaseCommand):
