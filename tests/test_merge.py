@@ -7,6 +7,7 @@ from django.db import models
 
 from rapport.activities.models import Activity
 from rapport.activities.services import activity_create
+from rapport.contacts.checks import merge_relations
 from rapport.contacts.merging import merge_records, merge_undo, moved_relations
 from rapport.contacts.models import Company, Contact, MergeRecord
 from rapport.contacts.services import company_create, contact_create, contact_update
@@ -129,10 +130,13 @@ def test_a_relation_the_merge_has_no_rule_for_stops_it_instead_of_being_left_beh
     try:
         with pytest.raises(TypeError, match="cannot yet move"):
             moved_relations(Contact)
+        # And `rapport init` (Django's system checks) says so before any merge is tried.
+        [error] = merge_relations(None)
+        assert error.id == "rapport.E201" and "Badge.holder" in error.msg
     finally:
         apps.all_models["contacts"].pop("badge")
         apps.clear_cache()
-    assert moved_relations(Contact)
+    assert moved_relations(Contact) and merge_relations(None) == []
 
 
 def test_undo_brings_both_records_back_as_they_were(org, pair):

@@ -144,8 +144,10 @@ def moved_relations(model) -> list:
         if not relation.auto_created or relation.concrete or relation.related_model in own_tables:
             continue
         if not relation.one_to_many or relation.related_model._meta.auto_created:
-            raise TypeError(f"Merging a {model.object_type} cannot yet move {relation!r}: give "
-                            "that kind of relation its own rule in rapport.contacts.merging.")
+            raise TypeError(f"Merging a {model.object_type} cannot yet move "
+                            f"{relation.related_model._meta.label}.{relation.field.name} ("
+                            f"{type(relation).__name__}): give that kind of relation its own "
+                            "rule in rapport.contacts.merging.")
         relations.append(relation)
     return relations
 
