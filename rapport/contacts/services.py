@@ -102,6 +102,13 @@ def _reject_duplicate_email(email: str, exclude_id=None):
                        existing_id=match["pk"])
 
 
+def _domains_in_use(domains, *, exclude_id=None) -> set[str]:
+    """Which of these domains a company has, trashed ones too (restoring one would make two):
+    a domain worked out for a company, not typed, is left out rather than doubled."""
+    return set(Company.all_objects.filter(domain__in=[d for d in domains if d]).exclude(pk=exclude_id)
+               .values_list("domain", flat=True))
+
+
 def _reject_duplicate_domain(domain: str, exclude_id=None):
     """A company's domain names it: a second company with the same one is a duplicate."""
     if not domain:
@@ -184,7 +191,7 @@ def company_update(*, actor, company_id: int, data: dict,
         # As a new company's, from its website; a domain another company has is left out
         # here (the user set a website, not a domain) rather than refusing the edit.
         derived = domain_of_url(company.website)
-        if not Company.all_objects.filter(domain=derived).exclude(pk=company.pk).exists():
+        if derived not in _domains_in_use([derived], exclude_id=company.pk):
             company.domain = derived
     if company.domain != before.get("domain"):
         _reject_duplicate_domain(company.domain, exclude_id=company.pk)
@@ -233,9 +240,7 @@ def companies_create_named(*, actor, names: list[str], domains: list[str] | None
     already (or an earlier name here), is left out rather than duplicated."""
     cleaners = company_cleaners(actor)
     domains = [domain_of_url(domain) if domain else "" for domain in domains or [""] * len(names)]
-    # A trashed company's domain too: restoring it would make two.
-    taken = set(Company.all_objects.filter(domain__in={d for d in domains if d})
-                .values_list("domain", flat=True))
+    taken = _domains_in_use(domains)
     rows = []
     for name, domain in zip(names, domains, strict=True):
         data = {"name": name, "domain": domain} if domain and domain not in taken else {"name": name}

@@ -13,6 +13,7 @@ from rapport.contacts.models import Company, Contact
 from rapport.sales import lead_selectors, lead_services
 from rapport.sales.choices import LeadSource
 from rapport.sales.models import Lead
+from rapport.transfer.models import PLURALS
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _delete_leads(actor, ids):
 
 KINDS = {
     "contact": Kind(
-        object_type="contact", label="contacts", model=Contact,
+        object_type="contact", label=PLURALS["contact"], model=Contact,
         visible=lambda user: contact_selectors.contact_visible(user=user),
         cleaners=contact_services.contact_cleaners, new_values=contact_services.new_contact_values,
         update=_update_contact,
@@ -96,7 +97,7 @@ KINDS = {
         create_many=_creator(Contact), delete_many=_deleter("contact"), event_heads_ahead=True,
     ),
     "company": Kind(
-        object_type="company", label="companies", model=Company,
+        object_type="company", label=PLURALS["company"], model=Company,
         visible=lambda user: contact_selectors.company_visible(user=user),
         cleaners=contact_services.company_cleaners, new_values=contact_services.new_company_values,
         update=_update_company,
@@ -109,7 +110,7 @@ KINDS = {
     # lead's email is not unique (the same person may come in twice before anyone qualifies
     # them), so a row not matched on email still creates its lead.
     "lead": Kind(
-        object_type="lead", label="leads", model=Lead,
+        object_type="lead", label=PLURALS["lead"], model=Lead,
         visible=lambda user: lead_selectors.lead_visible(user=user),
         cleaners=lead_services.lead_cleaners, new_values=_new_lead_values, update=_update_lead,
         match_fields={"email": "email", "phone": "phone"},
